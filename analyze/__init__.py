@@ -1,0 +1,1 @@
+"""Glass analyze stage: turns capture files into durable memories."""

@@ -1,0 +1,164 @@
+"""Finding and reading capture files, per README.md ("Capture file format").
+
+This module is the analyzer's whole knowledge of the capture stage: the
+naming rule, the folder layout and the JSON keys. It never imports `capture/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CAPTURE_NAME = re.compile(r"^(\d{3,})_(\d{6})_([A-Za-z0-9_.-]+)\.json$")
+MAX_CAPTURE_BYTES = 256 * 1024 * 1024
+"""Bigger files are quarantined rather than read into memory."""
+
+
+class BadCapture(Exception):
+    """A file that cannot be used as a capture; the message is the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRef:
+    """Where a capture file is; `rel` (`YYYY-MM-DD/NNN_HHMMSS_x.json`) is its identity."""
+
+    path: Path
+    rel: str
+    day: str
+    number: int
+    endpoint: str
+
+    @property
+    def sort_key(self) -> tuple[str, int, str]:
+        return (self.day, self.number, self.rel)
+
+
+def ref_for(root: Path, path: Path) -> CaptureRef | None:
+    """The CaptureRef of `path` if it is a capture file directly in a day folder of `root`."""
+    m = CAPTURE_NAME.match(path.name)
+    if not m or not DAY_FOLDER.match(path.parent.name):
+        return None
+    try:
+        if path.parent.parent.resolve() != root.resolve():
+            return None
+    except OSError:
+        return None
+    return CaptureRef(
+        path=path,
+        rel=f"{path.parent.name}/{path.name}",
+        day=path.parent.name,
+        number=int(m.group(1)),
+        endpoint=m.group(3),
+    )
+
+
+def day_folders(root: Path, *, since: str | None = None, until: str | None = None) -> list[str]:
+    """Names of the day folders under `root` within [since, until], oldest first."""
+    try:
+        names = [e.name for e in os.scandir(root) if DAY_FOLDER.match(e.name) and e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(d for d in names if (since is None or d >= since) and (until is None or d <= until))
+
+
+def iter_captures(root: Path, *, endpoint: str | None = None, since: str | None = None,
+                  until: str | None = None) -> Iterator[CaptureRef]:
+    """Every capture file under `root`, oldest first (day folder, then NNN).
+
+    Lists one day folder at a time, so memory follows the largest day, not
+    the whole history; folders outside [since, until] are never opened.
+    """
+    for day in day_folders(root, since=since, until=until):
+        refs = []
+        try:
+            entries = os.listdir(root / day)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for name in entries:
+            m = CAPTURE_NAME.match(name)
+            if not m or (endpoint is not None and m.group(3) != endpoint):
+                continue
+            refs.append(CaptureRef(path=root / day / name, rel=f"{day}/{name}", day=day,
+                                   number=int(m.group(1)), endpoint=m.group(3)))
+        refs.sort(key=lambda r: r.sort_key)
+        yield from refs
+
+
+def read_capture(path: Path, *, max_bytes: int = MAX_CAPTURE_BYTES) -> dict[str, Any]:
+    """Parse one capture file, or raise BadCapture saying why it is unusable.
+
+    FileNotFoundError passes through: a file that vanished is not bad.
+    """
+    return read_capture_sized(path, max_bytes=max_bytes)[0]
+
+
+def read_capture_sized(path: Path, *, max_bytes: int = MAX_CAPTURE_BYTES) -> tuple[dict[str, Any], int]:
+    """`read_capture`, and the file's size. A good file costs one read and one json.loads."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise BadCapture(f"too large ({size:,} bytes; limit {max_bytes:,})")
+        data = f.read()
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError) as e:
+        raise BadCapture(_why_not_json(data, e)) from None
+    return check_shape(doc), len(data)
+
+
+def _why_not_json(data: bytes, error: Exception) -> str:
+    if not data.strip():
+        return "empty file"
+    if b"\x00" in data[:8192]:
+        return "binary file (contains NUL bytes)"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"not UTF-8 text: {e.reason} at byte {e.start}"
+    if isinstance(error, RecursionError):
+        return "JSON nested too deeply"
+    return f"truncated or invalid JSON: {error}"
+
+
+def check_shape(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise BadCapture(f"wrong shape: top level is {type(doc).__name__}, not an object")
+    for key in ("captured_at", "url"):
+        if not isinstance(doc.get(key), str):
+            raise BadCapture(f"wrong shape: '{key}' is missing or not a string")
+    if "request" in doc:
+        if not isinstance(doc["request"], dict):
+            raise BadCapture("wrong shape: 'request' is not an object")
+    elif not isinstance(doc.get("request_text"), str):
+        raise BadCapture("wrong shape: neither 'request' nor 'request_text'")
+    for key in ("headers", "response", "error"):
+        if key in doc and not isinstance(doc[key], dict):
+            raise BadCapture(f"wrong shape: '{key}' is not an object")
+    return doc
+
+
+def has_ended(doc: dict[str, Any]) -> bool:
+    """The exchange is over: the capture holds a `response` or an `error`."""
+    return "response" in doc or "error" in doc
+
+
+def response_message(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer as a Messages API Message, when the capture holds one."""
+    body = (doc.get("response") or {}).get("body")
+    if isinstance(body, dict) and body.get("type", "message") == "message" and "content" in body:
+        return body
+    return None
+
+
+def header(doc: dict[str, Any], name: str) -> str | None:
+    name = name.lower()
+    for key, value in (doc.get("headers") or {}).items():
+        if key.lower() == name:
+            return value
+    return None

@@ -1,0 +1,62 @@
+"""`python -m capture`: what `make capture`, `make capture-web` and `make run-claude` run.
+
+    python -m capture [--config PATH] proxy      [-- extra mitmdump args]
+    python -m capture [--config PATH] web        [-- extra mitmweb args]
+    python -m capture [--config PATH] run-claude [--claude BIN] [-- claude args]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from capture import launch
+from glass.config import ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m capture", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default=None, help="config file (default: config.yaml)")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("proxy", help="start mitmdump with the capture addon (the default)")
+    sub.add_parser("web", help="start mitmweb with the capture addon")
+    run = sub.add_parser("run-claude", help="run Claude Code through the proxy")
+    run.add_argument("--claude", default=None, help="the claude binary (default: claude on PATH)")
+    run.add_argument("--dir", default=None, help="the project folder to run Claude Code in")
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, extra = argv[:at], argv[at + 1 :]
+    args = parser.parse_args(argv)
+
+    try:
+        cfg = load_config(args.config).capture
+        if args.command == "run-claude":
+            launched = launch.claude_command(cfg, claude=args.claude, args=extra)
+            if args.dir:
+                try:
+                    os.chdir(os.path.expanduser(args.dir))
+                except OSError as e:
+                    raise launch.LaunchError(f"DIR={args.dir}: {e.strerror}") from None
+            os.execve(launched.argv[0], launched.argv, launched.env)
+        web = args.command == "web"
+        cmd = launch.proxy_command(cfg, web=web, extra=extra)
+    except (ConfigError, launch.LaunchError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    where = f"{cfg.listen_host}:{cfg.listen_port}"
+    print(
+        f"Glass: proxy on {where}, captures in {cfg.dir}"
+        + (f", web UI on http://127.0.0.1:{cfg.web_port}" if web else "")
+        + "\nGlass: in another terminal run `make run-claude`",
+        file=sys.stderr,
+        flush=True,
+    )
+    os.execv(cmd[0], cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

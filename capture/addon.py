@@ -1,0 +1,267 @@
+"""Glass capture: a mitmproxy addon that keeps every Claude API exchange as a file.
+
+Load it like any addon:
+
+    mitmdump -s capture/addon.py --set capture_dir=captures
+
+Each matching request becomes one pretty-printed JSON file (format and naming
+in README.md, "Capture file format"). The file is written as soon as the
+request has passed, and rewritten in place once the response has ended or the
+flow has failed. Server-sent event streams are teed chunk by chunk, so Claude
+Code receives every event as fast as without the proxy.
+
+Hook order within a flow: request -> responseheaders -> response | error.
+The hooks only copy data off the flow and hand it to the writer process
+(`capture.writer`), which does the parsing and the disk work. Nothing in here
+may raise into mitmproxy: a failure is logged and the flow goes on untouched.
+"""
+
+# No `from __future__ import annotations` here: mitmproxy loads this file as a
+# script outside sys.modules, where dataclasses cannot resolve string annotations.
+import functools
+import itertools
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, "", "__mitmproxy_script__"):  # loaded by path: mitmdump -s capture/addon.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mitmproxy import ctx, exceptions, http
+
+from capture import files, record
+from capture.writer import WriteEnd, WriteRequest, WriterProcess
+
+logger = logging.getLogger("glass.capture")
+
+ANALYZER_HEADER = "x-glass-analyzer"
+"""Requests carrying this header are the analyzer's own calls: never captured."""
+
+MAX_STREAM_BYTES = 64 * 1024 * 1024
+"""Streamed bodies beyond this are passed on but no longer kept (marked truncated)."""
+
+
+def _never_raise(hook: Callable) -> Callable:
+    """Log any exception of a hook instead of letting it disturb the flow."""
+
+    @functools.wraps(hook)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return hook(self, *args, **kwargs)
+        except Exception:
+            logger.exception("capture hook %s failed; the flow continues untouched", hook.__name__)
+
+    return wrapper
+
+
+class StreamTee:
+    """`flow.response.stream` callable: passes every chunk on and keeps a copy."""
+
+    def __init__(self, inner: Callable[[bytes], bytes | Iterable[bytes]] | None = None) -> None:
+        self.inner = inner
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.truncated = False
+
+    def __call__(self, data: bytes) -> bytes | Iterable[bytes]:
+        if data:
+            if self.size + len(data) <= MAX_STREAM_BYTES:
+                self.chunks.append(data)
+                self.size += len(data)
+            else:
+                self.truncated = True
+        return data if self.inner is None else self.inner(data)
+
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+@dataclass(kw_only=True)
+class Exchange:
+    """One captured exchange in flight."""
+
+    message: WriteRequest
+    generation: int
+    """The writer child that got the request; another one needs it resent."""
+    tee: StreamTee | None = None
+    path: str | None = None
+    """Where the writer put the request (it reports back), for a restarted writer."""
+
+
+class Capture:
+    def __init__(self) -> None:
+        self.writer: WriterProcess | None = None
+        self.hosts: frozenset[str] = frozenset()
+        self.paths: tuple[str, ...] = ()
+        self.in_flight: dict[str, Exchange] = {}
+        self.by_xid: dict[int, Exchange] = {}
+        self._xids = itertools.count(1)
+
+    # -- configuration ---------------------------------------------------------
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "capture_dir", str, "captures",
+            "Folder for Glass capture files (one sub-folder per local day).",
+        )
+        loader.add_option(
+            "capture_hosts", Sequence[str], ["api.anthropic.com"],
+            "Hosts whose requests are captured, as the client asked for them.",
+        )
+        loader.add_option(
+            "capture_paths", Sequence[str], ["/v1/messages"],
+            "Capture POST requests whose path (without query) starts with one of these.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        hosts = [h.strip().lower() for h in ctx.options.capture_hosts if h.strip()]
+        if not hosts:
+            raise exceptions.OptionsError("capture_hosts must name at least one host")
+        paths = tuple(ctx.options.capture_paths)
+        if not paths or not all(p.startswith("/") for p in paths):
+            raise exceptions.OptionsError(
+                f"capture_paths must be paths starting with '/', got {list(paths)}"
+            )
+        if not ctx.options.capture_dir:
+            raise exceptions.OptionsError("capture_dir must not be empty")
+        self.hosts, self.paths = frozenset(hosts), paths
+        root = Path(ctx.options.capture_dir).expanduser().absolute()
+        if self.writer is None or self.writer.root != root:
+            try:
+                files.ensure_dir(root)
+                root.chmod(0o700)
+            except OSError as e:
+                # Not fatal: the proxy keeps serving and every write retries. A warning,
+                # since mitmdump exits on an error logged during startup.
+                logger.warning("capture folder %s is not usable (captures will fail): %s", root, e)
+            if self.writer is not None:
+                self.writer.close()
+            self.writer = WriterProcess(root, on_path=self._written_at)
+        if updated & {"capture_dir", "capture_hosts", "capture_paths"}:
+            logger.info("Glass: capturing POST %s on %s into %s", list(paths), sorted(hosts), root)
+
+    def done(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def flush(self) -> None:
+        """Wait until the writer has handled everything so far (tests; mitmproxy calls `done`)."""
+        if self.writer is not None:
+            self.writer.flush()
+
+    # -- flow hooks ------------------------------------------------------------
+
+    @_never_raise
+    def request(self, flow: http.HTTPFlow) -> None:
+        if not self._wanted(flow):
+            return
+        req = flow.request
+        snap = record.RequestSnapshot(
+            started=req.timestamp_start or time.time(),
+            method=req.method,
+            url=self._asked_url(flow),
+            headers=record.header_pairs(req.headers.fields),
+            raw=req.raw_content or b"",
+        )
+        message = WriteRequest(xid=next(self._xids), request=snap, endpoint=files.endpoint_of(req.path))
+        exchange = Exchange(message=message, generation=self.writer.generation)
+        self.in_flight[flow.id] = self.by_xid[message.xid] = exchange
+        self.writer.send(message, skippable=True)
+
+    @_never_raise
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        exchange = self.in_flight.get(flow.id)
+        if exchange is None or flow.response is None:
+            return
+        stream = flow.response.stream
+        content_type = flow.response.headers.get("content-type", "").lower()
+        if "text/event-stream" in content_type or stream:
+            # Stream it on as it arrives; keep a copy for the capture file.
+            exchange.tee = StreamTee(stream if callable(stream) else None)
+            flow.response.stream = exchange.tee
+
+    @_never_raise
+    def response(self, flow: http.HTTPFlow) -> None:
+        exchange = self.in_flight.pop(flow.id, None)
+        if exchange is None or flow.response is None:
+            return
+        self._end(exchange, self._response_snapshot(flow, exchange), None)
+
+    @_never_raise
+    def error(self, flow: http.HTTPFlow) -> None:
+        exchange = self.in_flight.pop(flow.id, None)
+        if exchange is None:
+            return
+        snap = self._response_snapshot(flow, exchange) if flow.response else None
+        self._end(exchange, snap, flow.error.msg if flow.error else "unknown error")
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _end(self, exchange: Exchange, snap: record.ResponseSnapshot | None, error: str | None) -> None:
+        self.by_xid.pop(exchange.message.xid, None)
+        restarted = exchange.generation != self.writer.alive()
+        self.writer.send(WriteEnd(
+            xid=exchange.message.xid, response=snap, error=error,
+            resend=exchange.message if restarted else None,
+            path=exchange.path if restarted else None,
+        ))
+
+    def _written_at(self, xid: int, path: str) -> None:
+        exchange = self.by_xid.get(xid)
+        if exchange is not None:
+            exchange.path = path
+
+    def _wanted(self, flow: http.HTTPFlow) -> bool:
+        req = flow.request
+        if req.method != "POST" or self.writer is None:
+            return False
+        if ANALYZER_HEADER in req.headers:
+            return False
+        if not self._asked_host(flow):
+            return False
+        path = req.path.split("?", 1)[0]
+        return any(path.startswith(prefix) for prefix in self.paths)
+
+    def _asked_host(self, flow: http.HTTPFlow) -> str | None:
+        """The configured host the client asked for, if any.
+
+        In the request hook, `request.host` is still what the client asked for
+        (map-remote and reverse mode rewrite later or already point at the real
+        API); TLS SNI is the fallback that survives any rewrite.
+        """
+        for host in (flow.request.pretty_host, flow.request.host, flow.client_conn.sni):
+            if host and host.lower() in self.hosts:
+                return host.lower()
+        return None
+
+    def _asked_url(self, flow: http.HTTPFlow) -> str:
+        req = flow.request
+        host = self._asked_host(flow) or req.pretty_host
+        if host == req.pretty_host.lower():
+            return req.pretty_url
+        default_port = 443 if req.scheme == "https" else 80
+        port = "" if req.port == default_port else f":{req.port}"
+        return f"{req.scheme}://{host}{port}{req.path}"
+
+    @staticmethod
+    def _response_snapshot(flow: http.HTTPFlow, exchange: Exchange) -> record.ResponseSnapshot:
+        resp = flow.response
+        started = flow.request.timestamp_start
+        ended = resp.timestamp_end or time.time()
+        tee = exchange.tee
+        return record.ResponseSnapshot(
+            status=resp.status_code,
+            headers=record.header_pairs(resp.headers.fields),
+            raw=tee.body() if tee else (resp.raw_content or b""),
+            streamed=tee is not None,
+            ttfb_ms=(resp.timestamp_start - started) * 1000 if resp.timestamp_start else None,
+            duration_ms=(ended - started) * 1000,
+            truncated=tee.truncated if tee else False,
+        )
+
+
+addons = [Capture()]

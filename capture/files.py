@@ -1,0 +1,185 @@
+"""Where capture files go, and how they reach the disk atomically.
+
+Naming: `<root>/YYYY-MM-DD/NNN_HHMMSS_<endpoint>.json`, in the local date and
+time of the request. NNN counts per day from 001 (more digits past 999),
+continues after the highest number already in the folder when the proxy
+restarts, and is claimed with a hard link, so two writers (threads or
+processes) can never get the same number.
+
+Atomicity: every write goes to a dot-file with a `.tmp` suffix (no reader
+pattern matches it), is fsynced, and then appears under its final name in one
+step: `os.link` for a new file, `os.replace` for a rewrite. Readers see the
+old content or the new one, never a part.
+
+Permissions: folders 0700, files 0600; captures hold the user's prompts.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import json
+import os
+import re
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+CAPTURE_NAME = re.compile(r"^(\d{3,})_(\d{6})_([A-Za-z0-9_.-]+)\.json$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_tmp_counter = itertools.count()
+
+
+def endpoint_of(path: str) -> str:
+    """`/v1/messages?beta=true` -> `messages`; `/v1/messages/count_tokens` -> `count_tokens`."""
+    segment = path.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return _UNSAFE.sub("_", segment).strip("._") or "request"
+
+
+def dumps(record: dict[str, Any]) -> bytes:
+    """Pretty JSON as UTF-8, non-ASCII kept readable for grep.
+
+    A lone surrogate (possible in JSON from the wire) is written back as its
+    \\uXXXX escape, so the file stays valid UTF-8 and parses to the same string.
+    """
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    return text.encode("utf-8", errors="backslashreplace")
+
+
+def dumps_more(data: bytes, extra: dict[str, Any]) -> bytes:
+    """`data` (made by `dumps`) with the keys of `extra` appended, as `dumps` of the merged dict.
+
+    The final write of a capture adds `response`/`error` to a record whose
+    request part (the bulk) was serialized already; this reuses those bytes.
+    """
+    if not extra:
+        return data
+    tail = dumps(extra)  # b'{\n  "response": ...\n}\n'
+    return data[: -len(b"\n}\n")] + b",\n" + tail[len(b"{\n"):]
+
+
+class CaptureFolder:
+    """Creates and rewrites the capture files under one root folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._next: dict[Path, int] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, when: datetime) -> int:
+        """Take the next number of the day now, for a file `create` will write later."""
+        day = self.root / when.strftime("%Y-%m-%d")
+        with self._lock:
+            n = self._next.get(day) or highest_number(day) + 1
+            self._next[day] = n + 1
+            return n
+
+    def create(self, when: datetime, endpoint: str, data: bytes, *, number: int | None = None) -> Path:
+        """Write a new capture file with the next free number of its day (or `number`, if free)."""
+        day = self.root / when.strftime("%Y-%m-%d")
+        ensure_dir(day)
+        tmp = _write_temp(day, data)
+        try:
+            with self._lock:
+                n = number or self._next.get(day) or highest_number(day) + 1
+                while True:
+                    final = day / f"{n:03d}_{when:%H%M%S}_{endpoint}.json"
+                    if _claim(tmp, final):
+                        self._next[day] = max(n + 1, self._next.get(day, 0))
+                        break
+                    n += 1
+        finally:
+            _unlink_quietly(tmp)
+        _fsync_dir(day)
+        return final
+
+    def replace(self, path: Path, data: bytes) -> None:
+        """Atomically rewrite an existing capture file."""
+        ensure_dir(path.parent)
+        tmp = _write_temp(path.parent, data)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+
+
+def highest_number(day: Path) -> int:
+    best = 0
+    try:
+        names = os.listdir(day)
+    except FileNotFoundError:
+        return 0
+    for name in names:
+        m = CAPTURE_NAME.match(name)
+        if m:
+            best = max(best, int(m.group(1)))
+    return best
+
+
+def ensure_dir(path: Path) -> None:
+    """Create a folder (and parents) with mode 0700 if it is missing."""
+    if path.is_dir():
+        return
+    ensure_dir(path.parent)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def _write_temp(folder: Path, data: bytes) -> Path:
+    tmp = folder / f".glass-{os.getpid()}-{next(_tmp_counter)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    os.close(fd)
+    return tmp
+
+
+def _claim(tmp: Path, final: Path) -> bool:
+    """Give `tmp`'s content the name `final` unless that name is taken."""
+    try:
+        os.link(tmp, final)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+    # No hard links on this filesystem: reserve the name, then move onto it.
+    try:
+        os.close(os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return False
+    os.replace(tmp, final)
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,117 @@
+"""Start the capturing proxy, and start Claude Code through it.
+
+`proxy_command()` turns config.yaml's `capture:` section into a mitmdump (or
+mitmweb) command line that loads `capture/addon.py`. `claude_command()`
+checks that the proxy answers and its CA exists, and builds the environment
+Claude Code needs to talk through it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from glass.config import CaptureConfig
+
+ADDON = Path(__file__).resolve().parent / "addon.py"
+CA_FILE = "mitmproxy-ca-cert.pem"
+LOCAL_NO_PROXY = ("localhost", "127.0.0.1", "::1")
+
+
+class LaunchError(Exception):
+    """Something is missing; the message says what, and which command fixes it."""
+
+
+def proxy_command(cfg: CaptureConfig, *, web: bool = False, extra: list[str] = ()) -> list[str]:
+    tool = "mitmweb" if web else "mitmdump"
+    cmd = [
+        _find_tool(tool),
+        "--scripts", str(ADDON),
+        "--listen-host", cfg.listen_host,
+        "--listen-port", str(cfg.listen_port),
+        "--set", f"confdir={cfg.confdir}",
+        "--set", f"capture_dir={cfg.dir}",
+    ]
+    cmd += [arg for host in cfg.hosts for arg in ("--set", f"capture_hosts={host}")]
+    cmd += [arg for path in cfg.paths for arg in ("--set", f"capture_paths={path}")]
+    if web:
+        cmd += ["--web-port", str(cfg.web_port), "--set", "store_streamed_bodies=true"]
+    return cmd + list(extra)
+
+
+def _find_tool(name: str) -> str:
+    """mitmdump/mitmweb from this interpreter's environment, else from PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise LaunchError(f"{name} is not installed; run `make install` (it installs mitmproxy)")
+    return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaudeLaunch:
+    argv: list[str]
+    env: dict[str, str]
+
+
+def proxy_url(cfg: CaptureConfig) -> str:
+    host = cfg.listen_host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{cfg.listen_port}"
+
+
+def claude_command(
+    cfg: CaptureConfig, *, claude: str | None, args: list[str], env: dict[str, str] | None = None
+) -> ClaudeLaunch:
+    """Check the proxy and its CA, then return how to run Claude Code through it."""
+    env = dict(os.environ if env is None else env)
+    ca = cfg.confdir / CA_FILE
+    url = proxy_url(cfg)
+    if not _answers(cfg):
+        raise LaunchError(
+            f"the proxy does not answer at {url}; start it with `make capture` in another terminal"
+        )
+    if not ca.is_file():
+        raise LaunchError(
+            f"mitmproxy's CA certificate {ca} is missing; `make capture` creates it on its first start"
+        )
+    binary = _find_claude(claude, env)
+    no_proxy = [p for p in (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",") if p]
+    no_proxy += [h for h in LOCAL_NO_PROXY if h not in no_proxy]
+    env.update(
+        HTTPS_PROXY=url, HTTP_PROXY=url, https_proxy=url, http_proxy=url,
+        NO_PROXY=",".join(no_proxy), no_proxy=",".join(no_proxy),
+        NODE_EXTRA_CA_CERTS=str(ca),
+    )
+    return ClaudeLaunch(argv=[binary, *args], env=env)
+
+
+def _answers(cfg: CaptureConfig) -> bool:
+    host = "127.0.0.1" if cfg.listen_host in ("", "0.0.0.0", "::") else cfg.listen_host
+    try:
+        with socket.create_connection((host, cfg.listen_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _find_claude(claude: str | None, env: dict[str, str]) -> str:
+    name = claude or "claude"
+    found = shutil.which(name, path=env.get("PATH"))
+    if found:
+        return found
+    if claude:
+        raise LaunchError(f"CLAUDE={claude} is not an executable; give the path of the claude binary")
+    raise LaunchError(
+        "Claude Code (`claude`) is not on PATH; install it with "
+        "`npm install -g @anthropic-ai/claude-code`, or pass CLAUDE=/path/to/claude"
+    )

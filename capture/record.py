@@ -1,0 +1,199 @@
+"""Turn one HTTP exchange into the capture record (the JSON in a capture file).
+
+The addon copies what it needs off a flow into the immutable snapshots below,
+on mitmproxy's event loop, and hands them to the writer thread. Everything
+here is a pure function of those snapshots: decoding, JSON parsing, SSE
+reassembly and redaction happen off the proxy's hot path. The record format
+is documented once, in README.md ("Capture file format").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mitmproxy.net import encoding as mitm_encoding
+
+from capture import sse
+
+logger = logging.getLogger("glass.capture")
+
+REDACTED = "[REDACTED]"
+SECRET_REQUEST_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
+SECRET_RESPONSE_HEADERS = SECRET_REQUEST_HEADERS | {"set-cookie"}
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestSnapshot:
+    started: float
+    """Epoch seconds of the request's first byte at the proxy."""
+    method: str
+    url: str
+    """The URL the client asked for, query included."""
+    headers: Headers
+    raw: bytes
+    """The body as it came off the wire (possibly content-encoded)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResponseSnapshot:
+    status: int
+    headers: Headers
+    raw: bytes
+    streamed: bool
+    ttfb_ms: float | None
+    duration_ms: float | None
+    truncated: bool = False
+    """The proxy kept only the first part of an oversized streamed body."""
+
+
+def request_record(snap: RequestSnapshot) -> dict[str, Any]:
+    """The part of a capture known as soon as the request has passed."""
+    record: dict[str, Any] = {
+        "captured_at": datetime.fromtimestamp(snap.started).astimezone().isoformat(
+            timespec="milliseconds"
+        ),
+        "method": snap.method,
+        "url": snap.url,
+        "headers": redact(snap.headers, SECRET_REQUEST_HEADERS),
+    }
+    body, text, problem = _parse_json_body(snap.raw, _header(snap.headers, "content-encoding"))
+    if problem:
+        logger.warning("request body of %s kept as text: %s", snap.url, problem)
+        record["request_text"] = text
+    else:
+        record["request"] = body
+    return record
+
+
+def response_record(snap: ResponseSnapshot) -> dict[str, Any]:
+    """The `response` object of a capture."""
+    out: dict[str, Any] = {
+        "status": snap.status,
+        "headers": redact(snap.headers, SECRET_RESPONSE_HEADERS),
+        "body": None,
+        "streamed": snap.streamed,
+        "ttfb_ms": _ms(snap.ttfb_ms),
+        "duration_ms": _ms(snap.duration_ms),
+    }
+    content_encoding = _header(snap.headers, "content-encoding")
+    content_type = (_header(snap.headers, "content-type") or "").lower()
+    if snap.truncated:
+        out["truncated"] = True
+    if "text/event-stream" in content_type:
+        text, problem = decode_text(snap.raw, content_encoding)
+        result = sse.reassemble(text) if not problem else None
+        if result is None or result.message is None:
+            out["body_text"] = text
+            problem = problem or "no message_start in the stream"
+            logger.warning("stream kept as raw text: %s", problem)
+        else:
+            out["body"] = result.message
+            out["complete"] = result.complete
+            if result.error is not None:
+                out["stream_error"] = result.error
+            if result.problems:
+                out["stream_problems"] = result.problems[:20]
+        return out
+    body, text, problem = _parse_json_body(snap.raw, content_encoding)
+    if problem and snap.raw:
+        out["body_text"] = text
+    elif not problem:
+        out["body"] = body
+    return out
+
+
+def error_record(message: str) -> dict[str, Any]:
+    return {"message": message}
+
+
+def redact(headers: Headers, secret: frozenset[str]) -> dict[str, str]:
+    """Headers as a dict (repeated names joined with ", "), secrets replaced."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        if name.lower() in secret:
+            value = REDACTED
+        if name in out and value != REDACTED:
+            value = f"{out[name]}, {value}"
+        out[name] = value
+    return out
+
+
+def decode_text(raw: bytes, content_encoding: str | None) -> tuple[str, str | None]:
+    """Undo content-encoding and UTF-8; returns (text, problem or None).
+
+    Never raises: what cannot be decoded is returned as lossy text together
+    with a description of the problem, so nothing is dropped.
+    """
+    problem = None
+    data = raw
+    try:
+        data = decode_content(raw, content_encoding)
+    except Exception as e:  # any codec failure: keep the raw bytes
+        problem = f"cannot undo content-encoding {content_encoding!r}: {e}"
+    try:
+        return data.decode("utf-8"), problem
+    except UnicodeDecodeError as e:
+        return data.decode("utf-8", errors="replace"), problem or f"not UTF-8: {e.reason}"
+
+
+def decode_content(raw: bytes, content_encoding: str | None) -> bytes:
+    """Undo a Content-Encoding chain (e.g. "gzip" or "gzip, br").
+
+    gzip and deflate are decoded incrementally, so a stream cut short still
+    yields everything that arrived.
+    """
+    if not content_encoding:
+        return raw
+    data = raw
+    for enc in reversed([e.strip().lower() for e in content_encoding.split(",") if e.strip()]):
+        if enc in ("identity", "none"):
+            continue
+        if enc in ("gzip", "x-gzip"):
+            data = zlib.decompressobj(wbits=47).decompress(data)
+        elif enc == "deflate":
+            try:
+                data = zlib.decompressobj().decompress(data)
+            except zlib.error:
+                data = zlib.decompressobj(wbits=-15).decompress(data)
+        elif enc in mitm_encoding.custom_decode:
+            data = mitm_encoding.custom_decode[enc](data)
+        else:
+            raise ValueError(f"unknown encoding {enc!r}")
+    return data
+
+
+def _parse_json_body(raw: bytes, content_encoding: str | None) -> tuple[Any, str, str | None]:
+    """(parsed JSON, text, problem). On a problem the text is what to keep."""
+    if not raw:
+        return None, "", "empty body"
+    text, problem = decode_text(raw, content_encoding)
+    if problem:
+        return None, text, problem
+    try:
+        return json.loads(text), text, None
+    except ValueError as e:
+        return None, text, f"not JSON: {e}"
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def header_pairs(fields: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """mitmproxy's raw header fields as str pairs (latin-1, like HTTP/1)."""
+    return tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in fields)

@@ -1,0 +1,402 @@
+"""The capture writer: a child process that turns exchange snapshots into files.
+
+The proxy process only pickles snapshots onto a pipe, never waiting for it:
+what the pipe cannot take at once is handed to mitmproxy's event loop.
+Decoding, JSON parsing, pretty-printing, stream reassembly and fsync all
+happen in the child, which runs at a lower CPU priority. Capturing thus
+takes no time from mitmproxy's event loop or its GIL, and when CPU is short
+the user's traffic goes first while the writer catches up.
+
+Parent -> child (stdin): length-prefixed pickles of WriteRequest, WriteEnd, Flush.
+Child -> parent (stdout): text lines
+    ack <token>             every message before Flush(token) has been handled
+    path <xid> <path>       where exchange <xid> is written (for a restart)
+    log <LEVEL> <message>   for the parent to log through mitmproxy
+
+A child that fell behind reads the messages waiting in the pipe as one batch,
+and writes an exchange that has already ended once, complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from capture import files, record
+
+logger = logging.getLogger("glass.capture")
+
+NICE = 19
+"""The child's CPU niceness where SCHED_IDLE is not available."""
+PIPE_BYTES = 1024 * 1024
+"""Pipe capacity asked for (Linux), so bursts rarely wait for the event loop."""
+MAX_BACKLOG_BYTES = 256 * 1024 * 1024
+"""Beyond this much unsent data, request-only writes are skipped (final writes still happen)."""
+BATCH = 256
+_HEADER = struct.Struct("!I")
+
+
+# -- messages ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRequest:
+    xid: int
+    request: record.RequestSnapshot
+    endpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteEnd:
+    xid: int
+    response: record.ResponseSnapshot | None
+    error: str | None
+    resend: WriteRequest | None = None
+    """The request again, for a child that has not seen it (after a restart)."""
+    path: str | None = None
+    """Where an earlier child wrote the request, if known."""
+
+
+@dataclass(frozen=True, slots=True)
+class Flush:
+    token: int
+
+
+# -- the child -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Open:
+    request: WriteRequest
+    written: bytes | None = None
+    path: Path | None = None
+    number: int | None = None
+    """The day's number taken for a file written only at the end."""
+
+
+class WriterCore:
+    """What the child does with a batch of messages (also used in-process by tests)."""
+
+    def __init__(self, root: Path, emit: Callable[[str, str], None]) -> None:
+        self.folder = files.CaptureFolder(root)
+        self.open: dict[int, _Open] = {}
+        self.emit = emit
+
+    def process(self, batch: list) -> None:
+        ending = {m.xid for m in batch if isinstance(m, WriteEnd)}
+        for message in batch:
+            try:
+                match message:
+                    case WriteRequest() if message.xid in ending:
+                        # Written once, at its end, under the number its turn gives it now.
+                        number = self.folder.reserve(_local(message))
+                        self.open[message.xid] = _Open(message, number=number)
+                    case WriteRequest():
+                        self._write_request(message)
+                    case WriteEnd():
+                        self._write_end(message)
+                    case Flush():
+                        self.emit("ack", str(message.token))
+            except OSError as e:
+                self.emit("log", f"ERROR could not write capture file: {e}")
+            except Exception as e:  # a bug: report it and keep serving
+                self.emit("log", "ERROR bug while writing a capture file (traffic is unaffected): "
+                                 f"{type(e).__name__}: {e}")
+
+    def _write_request(self, m: WriteRequest) -> None:
+        state = self.open[m.xid] = _Open(m)
+        state.written = files.dumps(record.request_record(m.request))
+        state.path = self.folder.create(_local(m), m.endpoint, state.written)
+        self.emit("path", f"{m.xid} {state.path}")
+
+    def _write_end(self, m: WriteEnd) -> None:
+        state = self.open.pop(m.xid, None)
+        if state is None:  # a restarted child: the parent sent the request again
+            if m.resend is None:
+                raise RuntimeError(f"the end of exchange {m.xid} came without its request")
+            state = _Open(m.resend, path=Path(m.path) if m.path else None)
+        if state.written is None:
+            state.written = files.dumps(record.request_record(state.request.request))
+        extra = {}
+        if m.response is not None:
+            extra["response"] = record.response_record(m.response)
+        if m.error is not None:
+            extra["error"] = record.error_record(m.error)
+        data = files.dumps_more(state.written, extra)
+        if state.path is None:
+            state.path = self.folder.create(_local(state.request), state.request.endpoint, data,
+                                            number=state.number)
+        else:
+            self.folder.replace(state.path, data)
+
+
+def _local(m: WriteRequest) -> datetime:
+    return datetime.fromtimestamp(m.request.started)
+
+
+def child_main(root: str) -> int:
+    """Handle messages from stdin until it closes; answer on stdout."""
+    out = sys.stdout.buffer
+    stdin = sys.stdin.buffer
+
+    def emit(kind: str, text: str) -> None:
+        out.write(f"{kind} {text.replace(chr(10), ' ')}\n".encode("utf-8", "replace"))
+
+    core = WriterCore(Path(root), emit)
+    while True:
+        message = _read_message(stdin)
+        if message is None:
+            return 0
+        batch = [message]
+        while len(batch) < BATCH and select.select([stdin], [], [], 0)[0]:
+            message = _read_message(stdin)
+            if message is None:
+                break
+            batch.append(message)
+        core.process(batch)
+        out.flush()
+        if message is None:
+            return 0
+
+
+def _read_message(stream):
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    body = stream.read(size)
+    return pickle.loads(body) if len(body) == size else None
+
+
+# -- the parent side -------------------------------------------------------------------
+
+
+class WriterProcess:
+    """The proxy's handle on the writer child. `send` never waits for the child."""
+
+    def __init__(self, root: Path, *, on_path: Callable[[int, str], None] | None = None) -> None:
+        self.root = root
+        self.on_path = on_path
+        self.generation = 0
+        self.proc: subprocess.Popen | None = None
+        self._out: deque[memoryview] = deque()
+        self._out_bytes = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writing = self._reading = False
+        self._partial = b""
+        self._acked = self._token = self._skipped = 0
+        self._start()
+
+    # -- process lifecycle ------------------------------------------------------
+
+    def _start(self) -> None:
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "capture.writer", str(self.root)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+        )
+        _lower_priority(self.proc.pid)
+        _widen_pipe(self.proc.stdin.fileno())
+        os.set_blocking(self.proc.stdin.fileno(), False)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.generation += 1
+        self._out.clear()
+        self._out_bytes = 0
+        self._partial = b""
+
+    def alive(self) -> int:
+        """Restart the child if it died; returns the generation now serving."""
+        if self.proc is not None and self.proc.poll() is not None:
+            self._restart(f"exit status {self.proc.returncode}")
+        return self.generation
+
+    def _restart(self, why: str) -> None:
+        lost = len(self._out)
+        logger.error("capture writer stopped (%s); starting a new one%s", why,
+                     f" ({lost} queued writes lost)" if lost else "")
+        self._unwatch()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything still queued, then let the child exit."""
+        if self.proc is None:
+            return
+        try:
+            self.flush(timeout)
+        finally:
+            self._unwatch()
+            proc, self.proc = self.proc, None
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+
+    # -- sending --------------------------------------------------------------------
+
+    def send(self, message, *, skippable: bool = False) -> None:
+        """Queue a message for the child and return at once."""
+        if self.proc is None:
+            return
+        if skippable and self._out_bytes > MAX_BACKLOG_BYTES:
+            self._skipped += 1
+            if self._skipped == 1:
+                logger.warning("the capture writer is far behind; skipping request-only writes")
+            return
+        self._enqueue(_pack(message))
+        self._pump(block=not self._watch())
+
+    def _enqueue(self, frame: bytes) -> None:
+        self._out.append(memoryview(frame))
+        self._out_bytes += len(frame)
+
+    def _pump(self, *, block: bool) -> None:
+        """Write what the pipe takes; the rest waits for the event loop (or for room, if `block`)."""
+        fd = self.proc.stdin.fileno()
+        while self._out:
+            chunk = self._out[0]
+            try:
+                n = os.write(fd, chunk)
+            except BlockingIOError:
+                n = 0
+            except OSError as e:  # the child is gone
+                self._restart(f"{type(e).__name__}: {e}")
+                return
+            self._out_bytes -= n
+            if n == len(chunk):
+                self._out.popleft()
+                continue
+            self._out[0] = chunk[n:]
+            if not block:
+                self._set_writing(True)
+                return
+            select.select([self.proc.stdout], [fd], [], 1.0)
+            self._read_output()  # the child may be waiting for us to read
+        self._set_writing(False)
+
+    # -- the event loop's part -----------------------------------------------------------
+
+    def _watch(self) -> bool:
+        """Read the child's answers from the running event loop; False if there is none."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        if not self._reading or self._loop is not loop:
+            self._loop = loop
+            loop.add_reader(self.proc.stdout.fileno(), self._read_output)
+            self._reading = True
+        return True
+
+    def _set_writing(self, on: bool) -> None:
+        if on == self._writing or self._loop is None:
+            return
+        if on:
+            self._loop.add_writer(self.proc.stdin.fileno(), lambda: self._pump(block=False))
+        else:
+            self._loop.remove_writer(self.proc.stdin.fileno())
+        self._writing = on
+
+    def _unwatch(self) -> None:
+        if self._loop is not None and self.proc is not None:
+            if self._writing:
+                self._loop.remove_writer(self.proc.stdin.fileno())
+            if self._reading:
+                self._loop.remove_reader(self.proc.stdout.fileno())
+        self._writing = self._reading = False
+
+    # -- answers --------------------------------------------------------------------
+
+    def _read_output(self) -> None:
+        while True:
+            try:
+                data = os.read(self.proc.stdout.fileno(), 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            *lines, self._partial = (self._partial + data).split(b"\n")
+            for line in lines:
+                self._answer(line.decode("utf-8", "replace"))
+
+    def _answer(self, line: str) -> None:
+        kind, _, text = line.partition(" ")
+        if kind == "ack":
+            self._acked = max(self._acked, int(text))
+        elif kind == "path" and self.on_path is not None:
+            xid, _, path = text.partition(" ")
+            self.on_path(int(xid), path)
+        elif kind == "log":
+            level, _, message = text.partition(" ")
+            logger.log(getattr(logging, level, logging.INFO), "%s", message)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Block until the child has handled everything sent so far (tests, shutdown)."""
+        if self.proc is None:
+            return True
+        self._unwatch()  # from here on this method pumps and reads by itself
+        self._token += 1
+        token = self._token
+        self._enqueue(_pack(Flush(token)))
+        deadline = time.monotonic() + timeout
+        while self._acked < token:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                logger.error("the capture writer did not confirm its writes within %.0f s", timeout)
+                return False
+            self._pump(block=True)
+            select.select([self.proc.stdout], [], [], 0.2)
+            self._read_output()
+        return True
+
+
+def _lower_priority(pid: int) -> None:
+    """Let the writer run only on CPU time nobody else wants (Linux SCHED_IDLE), else nice it."""
+    try:
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, NICE)
+    except OSError:
+        pass
+
+
+def _widen_pipe(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
+def _pack(message) -> bytes:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+if __name__ == "__main__":
+    # Run the imported module's copy, whose classes are the ones the pickles name.
+    from capture.writer import child_main as main
+
+    sys.exit(main(sys.argv[1]))

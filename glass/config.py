@@ -1,0 +1,253 @@
+"""config.yaml: the one user-facing configuration of both stages.
+
+Every section is a frozen dataclass below; its fields, types and defaults are
+the schema. `load_config()` reads the YAML file, checks every key against that
+schema and returns a `Config`. Anything wrong (a YAML syntax error, an unknown
+key, a value of the wrong type) raises `ConfigError` with a one-line message
+that names the file and the key, for the command-line tools to print.
+
+Relative paths resolve against the folder that holds the config file, and `~`
+expands to the user's home, so `make CONFIG=elsewhere/config.yaml` works from
+anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+DEFAULT_CONFIG = Path("config.yaml")
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message is meant for the user."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptureConfig:
+    dir: Path = Path("captures")
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    web_port: int = 8081
+    confdir: Path = Path("~/.mitmproxy")
+    hosts: list[str] = field(default_factory=lambda: ["api.anthropic.com"])
+    paths: list[str] = field(default_factory=lambda: ["/v1/messages"])
+
+    def problems(self) -> dict[str, str]:
+        out = {}
+        for name in ("listen_port", "web_port"):
+            if not 1 <= getattr(self, name) <= 65535:
+                out[name] = "must be a port number from 1 to 65535"
+        if not self.hosts:
+            out["hosts"] = "must name at least one host"
+        if not self.paths or not all(p.startswith("/") for p in self.paths):
+            out["paths"] = "must be a non-empty list of paths starting with '/'"
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalyzeConfig:
+    batch_size: int = 10
+    max_wait_s: float = 60.0
+    backend: Literal["anthropic", "claude-cli"] = "anthropic"
+    model: str = "claude-haiku-5-5"
+    base_url: str | None = None
+    max_input_tokens: int = 40_000
+    max_output_tokens: int = 4_096
+    max_retries: int = 6
+    timeout_s: float = 120.0
+    claude_bin: str = "claude"
+    max_tool_result_chars: int = 2_000
+    known_memories: int = 40
+    store: Path = Path("captures/memories.jsonl")
+    state_dir: Path = Path("captures/.analyze")
+    observer: Literal["native", "polling"] = "native"
+    incomplete_after_s: float = 600.0
+
+    def problems(self) -> dict[str, str]:
+        out = {}
+        for name in ("batch_size", "max_input_tokens", "max_output_tokens", "max_tool_result_chars"):
+            if getattr(self, name) < 1:
+                out[name] = "must be at least 1"
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class Price:
+    """Dollars per million tokens."""
+
+    input: float
+    output: float
+    cache_write_5m: float
+    cache_write_1h: float
+    cache_read: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsageConfig:
+    prices: dict[str, Price] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    path: Path | None = None  # the file it was read from; None for built-in defaults
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a config file.
+
+    With no path, `config.yaml` in the current folder is used if it exists,
+    and the built-in defaults otherwise. A path that was asked for explicitly
+    must exist.
+    """
+    explicit = path is not None
+    path = Path(path) if explicit else DEFAULT_CONFIG
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"{path}: config file not found")
+        return _resolve_paths(Config(), base=Path.cwd())
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    if raw is None:
+        raw = {}
+    values = _build(Config, raw, file=path, key="", skip={"path"})
+    config = dataclasses.replace(values, path=path)
+    return _resolve_paths(config, base=path.resolve().parent)
+
+
+def _resolve_paths(config: Config, *, base: Path) -> Config:
+    def fix(section):
+        changes = {
+            f.name: _absolute(getattr(section, f.name), base)
+            for f in dataclasses.fields(section)
+            if isinstance(getattr(section, f.name), Path)
+        }
+        return dataclasses.replace(section, **changes)
+
+    return dataclasses.replace(
+        config, capture=fix(config.capture), analyze=fix(config.analyze)
+    )
+
+
+def _absolute(p: Path, base: Path) -> Path:
+    p = p.expanduser()
+    return p if p.is_absolute() else base / p
+
+
+# -- schema-driven validation --------------------------------------------------
+
+
+def _build(cls, raw: Any, *, file: Path, key: str, skip: set[str] = frozenset()):
+    where = f"'{key}'" if key else "the top level"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: {where} must be a mapping, got {_kind(raw)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    for name in raw:
+        if name not in fields:
+            known = ", ".join(fields)
+            raise ConfigError(
+                f"{file}: unknown key '{_join(key, name)}' (known keys here: {known})"
+            )
+    kwargs = {}
+    for name, f in fields.items():
+        if name in raw:
+            kwargs[name] = _value(hints[name], raw[name], file=file, key=_join(key, name))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{file}: missing key '{_join(key, name)}'")
+    built = cls(**kwargs)
+    for name, problem in getattr(built, "problems", dict)().items():
+        raise ConfigError(f"{file}: '{_join(key, name)}' {problem}")
+    return built
+
+
+def _value(tp, value: Any, *, file: Path, key: str):
+    def wrong(expected: str) -> ConfigError:
+        return ConfigError(
+            f"{file}: '{key}' must be {expected}, got {_kind(value)} {value!r}"
+        )
+
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, file=file, key=key)
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _value(inner, value, file=file, key=key)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise wrong("one of " + ", ".join(repr(c) for c in choices))
+        return value
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        if isinstance(value, str) or not isinstance(value, list):
+            raise wrong("a list")
+        return [_value(inner, v, file=file, key=f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        _, inner = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise wrong("a mapping")
+        return {
+            str(k): _value(inner, v, file=file, key=_join(key, str(k)))
+            for k, v in value.items()
+        }
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("an integer")
+        if value < 0:
+            raise wrong("a non-negative integer")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("a number")
+        if value < 0:
+            raise wrong("a non-negative number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str) or not value:
+            raise wrong("a non-empty string")
+        return value
+    if tp is Path:
+        if not isinstance(value, str) or not value:
+            raise wrong("a path")
+        return Path(value)
+    raise TypeError(f"config schema has an unsupported type {tp!r} at {key}")
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _kind(value: Any) -> str:
+    return {
+        type(None): "null",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)

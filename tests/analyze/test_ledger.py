@@ -1,0 +1,51 @@
+"""analyze/ledger.py: states, seen hashes, calls, the lock."""
+
+import subprocess
+import sys
+
+import pytest
+
+from analyze.ledger import AlreadyRunning, Call, Ledger
+
+
+def test_states_counts_and_problems(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.mark(["a", "b"], "processed")
+    ledger.mark(["c"], "quarantined", reason="binary file")
+    ledger.mark(["d"], "failed", reason="anthropic: 500 boom")
+    assert ledger.counts() == {"processed": 2, "quarantined": 1, "failed": 1}
+    assert ledger.finished() == {"a", "b", "c", "d"}
+    assert ledger.finished(include_failed=False) == {"a", "b", "c"}  # failed: retried at start
+    assert ledger.problems("failed") == [("d", "anthropic: 500 boom")]
+    ledger.mark(["d"], "processed")  # a retry that worked replaces the failure
+    assert ledger.counts()["failed"] == 0
+    ledger.close()
+
+
+def test_seen_hashes_and_calls_survive_reopening(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.commit_processed(["a"], session_id="s", hashes=[b"1" * 16, b"2" * 16])
+    ledger.record_call(Call(at="2026-11-21T10:00:00+00:00", backend="anthropic", model="m", ok=True,
+                            input_tokens=10, output_tokens=3))
+    ledger.close()
+    again = Ledger.open_readonly(tmp_path)
+    assert again.seen_hashes("s") == {b"1" * 16, b"2" * 16}
+    assert [c.input_tokens for c in again.calls()] == [10]
+    assert oct((tmp_path / Ledger.FILE).stat().st_mode & 0o777) == "0o600"
+    again.close()
+
+
+def test_open_readonly_without_a_ledger(tmp_path):
+    assert Ledger.open_readonly(tmp_path / "none") is None
+
+
+def test_only_one_analyzer_holds_a_state_folder(tmp_path):
+    first = Ledger(tmp_path)
+    first.lock()
+    code = ("import sys; from pathlib import Path; from analyze.ledger import Ledger, AlreadyRunning\n"
+            "try:\n    Ledger(Path(sys.argv[1])).lock()\nexcept AlreadyRunning as e:\n    print(e); sys.exit(3)")
+    other = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert other.returncode == 3 and "another analyzer" in other.stdout
+    first.close()
+    again = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert again.returncode == 0

@@ -1,0 +1,38 @@
+"""analyze/scrub.py: secret-shaped strings never reach the store."""
+
+import pytest
+
+from analyze.scrub import scrub
+
+FAKE_GITHUB = "ghp_" + "a1B2" * 9
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize("secret", [
+    "sk-ant-api03-" + "x" * 40,
+    "sk-ant-oat01-AbC_dEf-123456789",
+    "sk-proj-" + "Z" * 30,
+    "sk-" + "Q" * 40,
+    FAKE_GITHUB,
+    "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+    "AKIAIOSFODNN7EXAMPLE",
+    PEM,
+])
+def test_secrets_are_replaced(secret):
+    out = scrub(f"The key is {secret} here.")
+    assert secret not in out and "[REDACTED]" in out
+    assert out.startswith("The key is ") and out.endswith(" here.")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("password=hunter2 then", "password=[REDACTED] then"),
+    ('DB_PASSWORD: "s3cr3t x"', 'DB_PASSWORD: [REDACTED]'),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key = [REDACTED]"),
+])
+def test_assignments_keep_their_name(text, expected):
+    assert scrub(text) == expected
+
+
+def test_ordinary_text_is_untouched():
+    text = "Use sk-learn? No: scikit-learn. The task-queue uses ghp pages. passwords are hashed with argon2."
+    assert scrub(text) == text

@@ -1,0 +1,116 @@
+"""analyze/store.py: the memory store, deduplication and the exactly-once commit."""
+
+import json
+
+import pytest
+
+from analyze import store
+from analyze.backends.base import Candidate
+from analyze.ledger import Ledger
+
+
+@pytest.fixture
+def parts(tmp_path):
+    ledger = Ledger(tmp_path / "state")
+    mem = store.MemoryStore(tmp_path / "memories.jsonl")
+    yield ledger, mem
+    ledger.close()
+
+
+def new(mem, *texts, kind="fact", supersedes=(), session="s1", project=None):
+    return mem.new_memories([Candidate(text=t, kind=kind, supersedes=tuple(supersedes)) for t in texts],
+                            session_id=session, project=project, sources=["2026-11-21/001_x_messages.json"],
+                            model="claude-haiku-5-5")
+
+
+def test_normalized_text_decides_identity():
+    assert store.memory_id("Use pnpm, not npm.") == store.memory_id("  use PNPM not npm ")
+    assert store.memory_id("Use pnpm") != store.memory_id("Use npm")
+
+
+def test_commit_appends_lines_and_marks_captures(parts, tmp_path):
+    ledger, mem = parts
+    memories = new(mem, "The API listens on 8042.", "the api listens on 8042", "Tests use pytest.")
+    assert len(memories) == 2  # the second is the first, normalized
+    store.commit(ledger, mem, rels=["a", "b"], session_id="s1", hashes=[b"h" * 16], memories=memories)
+    lines = (tmp_path / "memories.jsonl").read_text().splitlines()
+    assert [json.loads(line)["text"] for line in lines] == ["The API listens on 8042.", "Tests use pytest."]
+    first = json.loads(lines[0])
+    assert set(first) >= {"id", "text", "kind", "created_at", "session_id", "sources", "model"}
+    assert first["sources"] == ["2026-11-21/001_x_messages.json"]
+    assert ledger.state_of("a") == "processed" and ledger.seen_hashes("s1") == {b"h" * 16}
+    assert (tmp_path / "memories.jsonl").stat().st_mode & 0o777 == 0o600
+    # the same memory proposed again is not written again
+    assert new(mem, "THE API LISTENS ON 8042!") == []
+
+
+def test_secrets_are_scrubbed_before_the_id_is_taken(parts):
+    _, mem = parts
+    (m,) = new(mem, "Deploy with token sk-ant-api03-abcdefghijklmnop")
+    assert "sk-ant" not in m.text and m.id == store.memory_id(m.text)
+
+
+def test_supersedes_keeps_only_known_ids_and_hides_the_old(parts, tmp_path):
+    ledger, mem = parts
+    (old,) = new(mem, "Use npm.")
+    store.commit(ledger, mem, rels=["a"], session_id="s1", hashes=[], memories=[old])
+    (newer,) = new(mem, "Use pnpm.", kind="decision", supersedes=[old.id, "m_unknown"])
+    assert newer.supersedes == (old.id,)
+    store.commit(ledger, mem, rels=["b"], session_id="s1", hashes=[], memories=[newer])
+    reloaded = store.MemoryStore(tmp_path / "memories.jsonl").load()
+    assert [m.text for m in reloaded.current()] == ["Use pnpm."]
+    assert [m.text for m in reloaded.memories] == ["Use npm.", "Use pnpm."]
+
+
+def test_known_for_prefers_the_project_and_recent(parts):
+    ledger, mem = parts
+    a = new(mem, "A1", "A2", project="/a")
+    b = new(mem, "B1", project="/b", session="s2")
+    store.commit(ledger, mem, rels=["x"], session_id="s1", hashes=[], memories=a + b)
+    assert [k.text for k in mem.known_for(project="/a", session_id="zz", limit=5)] == ["A2", "A1"]
+    assert [k.text for k in mem.known_for(project=None, session_id="s2", limit=5)] == ["B1"]
+    assert len(mem.known_for(project="/a", session_id="s1", limit=1)) == 1
+
+
+@pytest.mark.parametrize("cut", ["after_begin", "torn", "after_append"])
+def test_recover_completes_an_interrupted_commit_exactly_once(tmp_path, cut):
+    ledger = Ledger(tmp_path / "state")
+    mem = store.MemoryStore(tmp_path / "memories.jsonl")
+    (first,) = new(mem, "First.")
+    store.commit(ledger, mem, rels=["a"], session_id="s", hashes=[], memories=[first])
+    memories = new(mem, "Second.", "Third.")
+    data = store.encode(memories)
+    pending = store.PendingCommit(offset=mem.size(), data=data, rels=["b", "c"], session_id="s",
+                                  hashes=[b"x" * 16])
+    ledger.begin_commit(pending)  # ... and the process dies somewhere after this
+    if cut == "torn":
+        mem.write_at(pending.offset, data[:10])
+    elif cut == "after_append":
+        mem.write_at(pending.offset, data)
+    ledger.close()
+
+    ledger = Ledger(tmp_path / "state")
+    mem = store.MemoryStore(tmp_path / "memories.jsonl")
+    assert store.recover(ledger, mem) is True
+    mem.load()
+    assert [m.text for m in mem.memories] == ["First.", "Second.", "Third."]
+    assert not mem.problems
+    assert ledger.state_of("c") == "processed" and ledger.pending_commit() is None
+    assert store.recover(ledger, mem) is False  # idempotent
+    ledger.close()
+
+
+def test_unreadable_lines_are_skipped_with_a_note(tmp_path):
+    path = tmp_path / "memories.jsonl"
+    good = {"id": "m_1", "text": "ok", "kind": "fact"}
+    path.write_text(json.dumps(good) + "\n{torn\n" + "[1]\n")
+    mem = store.MemoryStore(path).load()
+    assert [m.text for m in mem.memories] == ["ok"] and len(mem.problems) == 2
+
+
+def test_commit_after_a_foreign_unterminated_line_starts_a_new_line(parts, tmp_path):
+    ledger, mem = parts
+    path = tmp_path / "memories.jsonl"
+    path.write_text('{"id": "m_1", "text": "ok", "kind": "fact"}')  # no newline at the end
+    store.commit(ledger, mem, rels=["a"], session_id="s", hashes=[], memories=new(mem, "Next."))
+    assert [json.loads(l)["text"] for l in path.read_text().splitlines()] == ["ok", "Next."]

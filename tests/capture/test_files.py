@@ -1,0 +1,120 @@
+"""capture/files.py: naming, numbering, atomic writes and permissions."""
+
+import json
+import os
+import shutil
+import stat
+import threading
+from datetime import datetime
+
+import pytest
+
+from capture import files
+
+WHEN = datetime(2026, 11, 21, 14, 22, 33)
+
+
+@pytest.mark.parametrize("path,endpoint", [
+    ("/v1/messages", "messages"),
+    ("/v1/messages?beta=true", "messages"),
+    ("/v1/messages/count_tokens?beta=true", "count_tokens"),
+    ("/v1/messages/", "messages"),
+    ("/", "request"),
+    ("/v1/we ird/../x*y", "x_y"),
+])
+def test_endpoint_of(path, endpoint):
+    assert files.endpoint_of(path) == endpoint
+
+
+def test_names_numbers_and_modes(tmp_path):
+    folder = files.CaptureFolder(tmp_path / "captures")
+    first = folder.create(WHEN, "messages", b"{}")
+    second = folder.create(WHEN, "count_tokens", b"{}")
+    assert first.relative_to(tmp_path / "captures").as_posix() == "2026-11-21/001_142233_messages.json"
+    assert second.name == "002_142233_count_tokens.json"
+    assert stat.S_IMODE(first.stat().st_mode) == 0o600
+    assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "captures").stat().st_mode) == 0o700
+    assert sorted(p.name for p in first.parent.iterdir()) == [first.name, second.name]
+
+
+def test_numbering_continues_after_restart_and_grows_past_999(tmp_path):
+    day = tmp_path / "2026-11-21"
+    day.mkdir()
+    (day / "998_010101_messages.json").write_text("{}")
+    (day / ".glass-1-1.tmp").write_text("")  # leftovers of a crash are not captures
+    (day / "notes.txt").write_text("")
+    folder = files.CaptureFolder(tmp_path)
+    names = [folder.create(WHEN, "messages", b"{}").name for _ in range(3)]
+    assert names == ["999_142233_messages.json", "1000_142233_messages.json", "1001_142233_messages.json"]
+
+
+def test_day_folder_is_recreated_when_deleted(tmp_path):
+    folder = files.CaptureFolder(tmp_path)
+    p = folder.create(WHEN, "messages", b"{}")
+    shutil.rmtree(p.parent)
+    again = folder.create(WHEN, "messages", b"{}")
+    assert again.exists() and again.parent == p.parent
+
+
+def test_concurrent_writers_in_two_folders_objects_never_share_a_number(tmp_path):
+    # Two CaptureFolder objects stand for two proxy processes on one folder.
+    folders = [files.CaptureFolder(tmp_path), files.CaptureFolder(tmp_path)]
+    made: list = []
+    lock = threading.Lock()
+
+    def work(folder):
+        for _ in range(25):
+            p = folder.create(WHEN, "messages", b"{}")
+            with lock:
+                made.append(p.name)
+
+    threads = [threading.Thread(target=work, args=(folders[i % 2],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 200 == len(set(made))
+    numbers = sorted(int(n.split("_")[0]) for n in made)
+    assert numbers == list(range(1, 201))
+
+
+def test_replace_is_atomic_and_leaves_no_temp_files(tmp_path):
+    folder = files.CaptureFolder(tmp_path)
+    p = folder.create(WHEN, "messages", b'{"a": 1}')
+    folder.replace(p, b'{"a": 2}')
+    assert json.loads(p.read_text()) == {"a": 2}
+    assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    assert sorted(x.name for x in p.parent.iterdir()) == [p.name]
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    import errno
+
+    folder = files.CaptureFolder(tmp_path)
+    p = folder.create(WHEN, "messages", b"{}")
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "write", full)
+    with pytest.raises(OSError):
+        folder.replace(p, b'{"new": 1}')
+    with pytest.raises(OSError):
+        folder.create(WHEN, "messages", b"{}")
+    assert p.read_bytes() == b"{}"
+    assert sorted(x.name for x in p.parent.iterdir()) == [p.name]
+
+
+def test_dumps_is_pretty_utf8_without_escapes():
+    data = files.dumps({"text": "Grüße 👋", "lone": "\ud83d"})
+    text = data.decode("utf-8")
+    assert "Grüße 👋" in text and '\n  "text"' in text
+    assert json.loads(text)["lone"] == "\ud83d"
+
+
+@pytest.mark.parametrize("extra", [{}, {"response": {"status": 200, "body": {"a": [1, {"b": "ü"}]}}},
+                                   {"response": {}, "error": {"message": "x"}}])
+def test_dumps_more_equals_dumping_the_merged_record(extra):
+    head = {"captured_at": "t", "request": {"messages": [{"role": "user", "content": "Grüße"}]}}
+    assert files.dumps_more(files.dumps(head), extra) == files.dumps({**head, **extra})

@@ -1,0 +1,130 @@
+"""capture/writer.py: the writer's logic in-process (WriterCore) and the real child process."""
+
+import errno
+import json
+import os
+import time
+
+import pytest
+
+from capture import files, record, writer
+
+
+def request(xid, body=b'{"model": "m", "messages": []}', started=None):
+    snap = record.RequestSnapshot(started=started or time.time(), method="POST",
+                                  url="https://api.anthropic.com/v1/messages?beta=true",
+                                  headers=(("x-api-key", "sk-ant-secret"),), raw=body)
+    return writer.WriteRequest(xid=xid, request=snap, endpoint="messages")
+
+
+def end(xid, **kw):
+    snap = record.ResponseSnapshot(status=200, headers=(("content-type", "application/json"),),
+                                   raw=b'{"id": "msg_%d"}' % xid, streamed=False, ttfb_ms=1, duration_ms=2)
+    return writer.WriteEnd(xid=xid, response=snap, error=None, **kw)
+
+
+@pytest.fixture
+def core(tmp_path):
+    out = []
+    c = writer.WriterCore(tmp_path, lambda kind, text: out.append((kind, text)))
+    c.out = out
+    return c
+
+
+def captures(root):
+    return sorted(root.rglob("*.json"))
+
+
+def test_request_then_end_is_written_then_replaced(core, tmp_path):
+    core.process([request(1)])
+    (path,) = captures(tmp_path)
+    assert "response" not in json.loads(path.read_text())
+    assert ("path", f"1 {path}") in core.out
+    core.process([end(1)])
+    assert json.loads(path.read_text())["response"]["body"] == {"id": "msg_1"}
+    assert "sk-ant-secret" not in path.read_text()
+
+
+def test_a_writer_behind_writes_an_ended_exchange_once(core, tmp_path, monkeypatch):
+    replaced = []
+    monkeypatch.setattr(core.folder, "replace", lambda path, data: replaced.append(path))
+    core.process([request(1), request(2), end(1), writer.Flush(7)])
+    assert replaced == []
+    one, two = captures(tmp_path)
+    assert json.loads(one.read_text())["response"]["body"] == {"id": "msg_1"}
+    assert "response" not in json.loads(two.read_text())
+    assert core.out[-1] == ("ack", "7")
+
+
+def test_disk_full_is_reported_and_nothing_half_written_stays(core, tmp_path, monkeypatch):
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "write", full)
+    core.process([request(1), end(1), request(2)])
+    assert [t for k, t in core.out if k == "log"] == [
+        "ERROR could not write capture file: [Errno 28] No space left on device"] * 2  # 1 is written once
+    assert list(tmp_path.rglob("*")) == [] or all(p.is_dir() for p in tmp_path.rglob("*"))
+    monkeypatch.undo()  # space again: the exchange still open is written when it ends
+    core.process([end(2)])
+    (path,) = captures(tmp_path)
+    assert json.loads(path.read_text())["response"]["body"] == {"id": "msg_2"}
+
+
+def test_a_bug_is_reported_and_the_next_message_is_served(core, tmp_path, monkeypatch):
+    monkeypatch.setattr(record, "request_record", lambda snap: 1 / 0)
+    core.process([request(1)])
+    monkeypatch.undo()
+    core.process([request(2)])
+    assert any("bug while writing a capture file" in t and "ZeroDivisionError" in t for _, t in core.out)
+    assert len(captures(tmp_path)) == 1
+
+
+def test_a_restarted_child_finishes_the_file_an_earlier_one_began(core, tmp_path):
+    earlier = writer.WriterCore(tmp_path, lambda *a: None)
+    earlier.process([request(1)])
+    (path,) = captures(tmp_path)
+    core.process([end(1, resend=request(1), path=str(path))])
+    assert captures(tmp_path) == [path]
+    assert json.loads(path.read_text())["response"]["body"] == {"id": "msg_1"}
+    core.process([end(2, resend=request(2))])  # the earlier child never wrote it
+    assert len(captures(tmp_path)) == 2
+
+
+def test_the_child_process_writes_and_confirms(tmp_path):
+    paths = {}
+    proc = writer.WriterProcess(tmp_path, on_path=lambda xid, path: paths.__setitem__(xid, path))
+    try:
+        big = json.dumps({"messages": [{"role": "user", "content": "x" * 300_000}]}).encode()
+        for xid in range(1, 21):  # more than a pipe holds: send must not deadlock
+            proc.send(request(xid, body=big))
+            proc.send(end(xid))
+        assert proc.flush(timeout=60)
+        assert len(captures(tmp_path)) == 20 and len(paths) <= 20
+        assert all("response" in json.loads(p.read_text()) for p in captures(tmp_path))
+    finally:
+        proc.close()
+    assert proc.proc is None
+
+
+def test_close_writes_what_is_still_queued(tmp_path):
+    proc = writer.WriterProcess(tmp_path)
+    proc.send(request(1))
+    proc.send(end(1))
+    proc.close()
+    (path,) = captures(tmp_path)
+    assert "response" in json.loads(path.read_text())
+
+
+def test_a_dead_child_is_noticed_and_replaced(tmp_path, caplog):
+    proc = writer.WriterProcess(tmp_path)
+    try:
+        first = proc.generation
+        proc.proc.kill()
+        proc.proc.wait()
+        assert proc.alive() == first + 1
+        assert "capture writer stopped" in caplog.text
+        proc.send(request(1))
+        assert proc.flush(timeout=30) and len(captures(tmp_path)) == 1
+    finally:
+        proc.close()

@@ -1,0 +1,34 @@
+"""`python -m bench --quick capture` runs end to end and prints its ratios.
+
+A smoke test only: the figures of a quick run mean nothing, so they are not checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_capture_bench_prints_its_ratios(tmp_path):
+    out = tmp_path / "latest.json"
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--output", str(out), "capture"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    ratio = r"\s+\d+\.\d+\s"
+    for name in ("capture: stream first byte ÷ stream length", "reference: plain mitmdump (buffers)",
+                 "reference: direct, no proxy", "capture: throughput ÷ plain mitmdump, JSON replies",
+                 "capture: throughput ÷ plain mitmdump, SSE replies"):
+        assert re.search(re.escape(name) + ratio, done.stdout), f"no ratio for {name!r}:\n{done.stdout}"
+    results = json.loads(out.read_text())["results"]
+    assert len(results) == 5
+    assert all(isinstance(r["ratio"], float) and r["ratio"] > 0 for r in results)
+    assert {r["goal"] for r in results} == {"<= 0.05", ">= 0.95", None}
