@@ -18,7 +18,7 @@ from analyze.captures import header
 
 SESSION_HEADER = "x-claude-code-session-id"
 _V1_SESSION = re.compile(r"_session_([0-9a-fA-F-]{8,})")
-_PROJECT = re.compile(r"[Ww]orking directory: ([^\s\\]+)")
+_PROJECT = re.compile(r"[Ww]orking directory: ([^\n\\]+)")
 _REMINDER = re.compile(r"<system-reminder>.*?(?:</system-reminder>|\Z)", re.DOTALL)
 
 
@@ -85,7 +85,7 @@ def project(doc: dict[str, Any]) -> str | None:
     if not isinstance(system, str):
         return None
     m = _PROJECT.search(system)
-    return m.group(1).rstrip(".,") if m else None
+    return m.group(1).strip().rstrip(".,") or None if m else None
 
 
 def scope(doc: dict[str, Any], endpoint: str) -> str:

@@ -91,21 +91,28 @@ def reduce(
         return Reduced(ref=ref, session_id="", project=None, scope=scope)
     out = Reduced(ref=ref, session_id=conversation.session_id(doc), project=None, scope=scope)
     seen = seen_for(out.session_id)
-    for role, block in _new_blocks(doc, seen):
+    messages = [m for m in doc["request"].get("messages") or [] if isinstance(m, dict)]
+    new: set[bytes] = set()
+    for role, block in _new_blocks(messages, response_message(doc), seen):
         out.blocks_total += 1
         h = block_hash(role, block)
-        if h in seen:
+        if h in seen or h in new:
             continue
-        seen.add(h)
+        new.add(h)
         out.items.append(Item(hash=h, text=render(role, block, max_chars=max_chars)))
     if out.sendable:
         out.project = conversation.project(doc)  # only needed for what goes to the model
+    # Only a capture read to the end changes what its session has seen.
+    for h in new:
+        seen.add(h)
+    if messages:
+        seen.prefix = (len(messages), _prefix_key(messages, len(messages)))
     return out
 
 
-def _new_blocks(doc: dict[str, Any], seen: SeenSet) -> Iterator[tuple[str, dict[str, Any]]]:
+def _new_blocks(messages: list[dict[str, Any]], answer: dict[str, Any] | None,
+                seen: SeenSet) -> Iterator[tuple[str, dict[str, Any]]]:
     """(role, block) of the conversation past the known prefix, then of the answer."""
-    messages = [m for m in doc["request"].get("messages") or [] if isinstance(m, dict)]
     start = 0
     if seen.prefix is not None:
         n, key = seen.prefix
@@ -115,9 +122,6 @@ def _new_blocks(doc: dict[str, Any], seen: SeenSet) -> Iterator[tuple[str, dict[
         role = message.get("role")
         if role in ("user", "assistant"):  # role "system" turns are Claude Code's own reminders
             yield from _content_blocks(role, message.get("content"))
-    if messages:
-        seen.prefix = (len(messages), _prefix_key(messages, len(messages)))
-    answer = response_message(doc)
     if answer is not None:
         yield from _content_blocks("assistant", answer.get("content"))
 

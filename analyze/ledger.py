@@ -28,7 +28,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS pending_commit (
     data      BLOB NOT NULL,
     rels      TEXT NOT NULL,
     session_id TEXT NOT NULL,
-    hashes    BLOB NOT NULL
+    hashes    BLOB NOT NULL,
+    unended   TEXT NOT NULL DEFAULT '{}'
 );
 """
 
@@ -95,6 +96,8 @@ class PendingCommit:
     rels: list[str]
     session_id: str
     hashes: list[bytes]
+    unended: dict[str, float] = field(default_factory=dict)
+    """Captures among `rels` analysed before their response: their file mtime."""
 
 
 def now() -> str:
@@ -167,11 +170,6 @@ class Ledger:
             "SELECT rel, unended_mtime FROM captures WHERE unended_mtime IS NOT NULL")
         return dict(rows)
 
-    def set_revisable(self, mtimes: dict[str, float]) -> None:
-        with self._transaction():
-            self.db.executemany("UPDATE captures SET unended_mtime = ? WHERE rel = ?",
-                                [(m, rel) for rel, m in mtimes.items()])
-
     def state_of(self, rel: str) -> str | None:
         row = self.db.execute("SELECT state FROM captures WHERE rel = ?", (rel,)).fetchone()
         return row[0] if row else None
@@ -209,25 +207,29 @@ class Ledger:
         return {h for (h,) in rows}
 
     def commit_processed(self, rels: list[str], *, session_id: str, hashes: Iterable[bytes],
-                         call: Call | None = None) -> None:
+                         unended: dict[str, float] | None = None, call: Call | None = None) -> None:
         """Captures done, their blocks seen, and the call that read them: one transaction."""
-        self.commit_processed_many([(rels, session_id, hashes)], call=call)
+        self.commit_processed_many([(rels, session_id, hashes, unended or {})], call=call)
 
-    def commit_processed_many(self, groups: Iterable[tuple[list[str], str, Iterable[bytes]]], *,
-                              call: Call | None = None) -> None:
+    def commit_processed_many(
+        self, groups: Iterable[tuple[list[str], str, Iterable[bytes], dict[str, float]]], *,
+        call: Call | None = None,
+    ) -> None:
         """Several groups of captures that produced no memories, in one transaction."""
         with self._transaction():
-            for rels, session_id, hashes in groups:
-                self._commit_processed(rels, session_id=session_id, hashes=hashes)
+            for rels, session_id, hashes, unended in groups:
+                self._commit_processed(rels, session_id=session_id, hashes=hashes, unended=unended)
             if call is not None:
                 self._insert_call(call)
 
-    def _commit_processed(self, rels, *, session_id, hashes) -> None:
+    def _commit_processed(self, rels, *, session_id, hashes, unended) -> None:
         self.db.executemany(
             "INSERT OR IGNORE INTO seen (session_id, hash) VALUES (?, ?)",
             [(session_id, h) for h in hashes],
         )
         self._mark(rels, "processed", reason=None, session_id=session_id)
+        self.db.executemany("UPDATE captures SET unended_mtime = ? WHERE rel = ?",
+                            [(mtime, rel) for rel, mtime in unended.items()])
 
     # -- the exactly-once commit (driven by analyze.store) ------------------------------
 
@@ -239,29 +241,31 @@ class Ledger:
                 if call is not None:
                     self._insert_call(call)
                 self.db.execute(
-                    "INSERT INTO pending_commit (id, offset, data, rels, session_id, hashes)"
-                    " VALUES (1, ?, ?, ?, ?, ?)",
+                    "INSERT INTO pending_commit (id, offset, data, rels, session_id, hashes, unended)"
+                    " VALUES (1, ?, ?, ?, ?, ?, ?)",
                     (pending.offset, pending.data, json.dumps(pending.rels), pending.session_id,
-                     b"".join(pending.hashes)),
+                     b"".join(pending.hashes), json.dumps(pending.unended)),
                 )
         finally:
             self.db.execute("PRAGMA synchronous=NORMAL")
 
     def pending_commit(self) -> PendingCommit | None:
         row = self.db.execute(
-            "SELECT offset, data, rels, session_id, hashes FROM pending_commit WHERE id = 1"
+            "SELECT offset, data, rels, session_id, hashes, unended FROM pending_commit WHERE id = 1"
         ).fetchone()
         if row is None:
             return None
-        offset, data, rels, session, hashes = row
+        offset, data, rels, session, hashes, unended = row
         return PendingCommit(
             offset=offset, data=bytes(data), rels=json.loads(rels), session_id=session,
             hashes=[bytes(hashes[i : i + HASH_BYTES]) for i in range(0, len(hashes), HASH_BYTES)],
+            unended=json.loads(unended),
         )
 
     def finish_commit(self, pending: PendingCommit) -> None:
         with self._transaction():
-            self._commit_processed(pending.rels, session_id=pending.session_id, hashes=pending.hashes)
+            self._commit_processed(pending.rels, session_id=pending.session_id, hashes=pending.hashes,
+                                   unended=pending.unended)
             self.db.execute("DELETE FROM pending_commit WHERE id = 1")
 
     # -- spend -------------------------------------------------------------------

@@ -180,8 +180,13 @@ class Analyzer:
             self.parked[ref.rel] = (ref, mtime + self.cfg.incomplete_after_s)  # wait for its end
             return
         self.parked.pop(ref.rel, None)
-        reduced = digest.reduce(ref, doc, seen_for=self._seen_view,
-                                max_chars=self.cfg.max_tool_result_chars)
+        try:
+            reduced = digest.reduce(ref, doc, seen_for=self._seen_view,
+                                    max_chars=self.cfg.max_tool_result_chars)
+        except (AttributeError, TypeError, KeyError, ValueError) as e:  # odd types deep inside
+            self._finish([ref.rel], "quarantined", reason=f"wrong shape: {type(e).__name__}: {e}")
+            logger.warning("quarantined %s: wrong shape: %s", ref.rel, e)
+            return
         reduced.unended_mtime = None if ended else mtime
         self.batch.append(reduced)
         self.batch_rels.add(ref.rel)
@@ -260,23 +265,23 @@ class Analyzer:
         self._remember_unended(batch)
 
     def _remember_unended(self, batch: list[digest.Reduced]) -> None:
-        """Captures analysed without a response are looked at again if their file changes."""
-        unended = {r.ref.rel: r.unended_mtime for r in batch
-                   if r.unended_mtime is not None and r.ref.rel in self.done}
+        """Captures analysed without a response are looked at again if their file changes.
+
+        (The ledger recorded that with their commit; this is the in-memory copy.)
+        """
         for r in batch:
             self.revisable.pop(r.ref.rel, None)
-        if unended:
-            self.ledger.set_revisable(unended)
-            self.revisable.update(unended)
+            if r.unended_mtime is not None and r.ref.rel in self.done:
+                self.revisable[r.ref.rel] = r.unended_mtime
 
     def _commit_quiet(self, groups: dict[str, list[digest.Reduced]]) -> None:
         """Conversations with nothing new to send (side calls, repeats): one transaction."""
         if not groups:
             return
-        rows = [([r.ref.rel for r in g], sid, [i.hash for r in g for i in r.items])
+        rows = [([r.ref.rel for r in g], sid, [i.hash for r in g for i in r.items], _unended(g))
                 for sid, g in groups.items()]
         self.ledger.commit_processed_many(rows)
-        for rels, sid, hashes in rows:
+        for rels, sid, hashes, _ in rows:
             self._committed(sid, rels, hashes, new_messages=0)
 
     def _flush_session(self, session_id: str, group: list[digest.Reduced]) -> bool:
@@ -290,7 +295,7 @@ class Analyzer:
             try:
                 extraction = self._extract(chunk, known)
             except BackendError as e:
-                if e.too_large and len(chunk.lines) > 1:
+                if e.too_large and sum(not line.startswith("### ") for line in chunk.lines) > 1:
                     queue[:0] = self._halves(chunk, chunk_rels, chunk_hashes)
                     continue
                 undone = chunk_rels + [rel for _, more, _ in queue for rel in more]
@@ -306,7 +311,8 @@ class Analyzer:
             call = self._call(ok=True, usage=extraction.usage, model=extraction.model,
                               cost_usd=extraction.cost_usd)
             store.commit(self.ledger, self.store, rels=chunk_rels, session_id=session_id,
-                         hashes=chunk_hashes, memories=memories, call=call)
+                         hashes=chunk_hashes, memories=memories, call=call,
+                         unended={rel: m for rel, m in _unended(group).items() if rel in chunk_rels})
             self.stats.memories += len(memories)
             self._committed(session_id, chunk_rels, chunk_hashes,
                             new_messages=sum(1 for line in chunk.lines if not line.startswith("### ")))
@@ -348,8 +354,13 @@ class Analyzer:
     @staticmethod
     def _halves(chunk: _Chunk, rels: list[str], hashes: list[bytes]
                 ) -> list[tuple[_Chunk, list[str], list[bytes]]]:
-        """Split a chunk the API found too large; its captures commit with the second half."""
-        mid = len(chunk.lines) // 2
+        """Split a chunk the API found too large; its captures commit with the second half.
+
+        Each half holds at least one block (the caller checks there are two);
+        a single block that is still too large fails like any other error.
+        """
+        content = [i for i, line in enumerate(chunk.lines) if not line.startswith("### ")]
+        mid = content[len(content) // 2]
         first_lines, second_lines = chunk.lines[:mid], chunk.lines[mid:]
         if not second_lines[0].startswith("### "):  # keep saying which capture it is
             header = next(line for line in reversed(first_lines) if line.startswith("### "))
@@ -407,3 +418,5 @@ class Analyzer:
         setattr(self.stats, state, getattr(self.stats, state) + len(rels))
 
 
+def _unended(group: list[digest.Reduced]) -> dict[str, float]:
+    return {r.ref.rel: r.unended_mtime for r in group if r.unended_mtime is not None}

@@ -197,20 +197,21 @@ def encode(memories: Iterable[Memory]) -> bytes:
 
 
 def commit(ledger: Ledger, store: MemoryStore, *, rels: list[str], session_id: str,
-           hashes: list[bytes], memories: list[Memory], call: Call | None = None) -> None:
+           hashes: list[bytes], memories: list[Memory], unended: dict[str, float] | None = None,
+           call: Call | None = None) -> None:
     """Append `memories` and mark `rels` processed, exactly once (see module doc).
 
     `call`, the extraction call that produced them, is recorded in the same
     ledger transaction as the pending commit.
     """
     if not memories:
-        ledger.commit_processed(rels, session_id=session_id, hashes=hashes, call=call)
+        ledger.commit_processed(rels, session_id=session_id, hashes=hashes, unended=unended, call=call)
         return
     data = encode(memories)
     if not store.ends_with_newline():  # a line someone else left unfinished
         data = b"\n" + data
     pending = PendingCommit(offset=store.size(), data=data, rels=rels, session_id=session_id,
-                            hashes=hashes)
+                            hashes=hashes, unended=unended or {})
     ledger.begin_commit(pending, call=call)
     crashpoints.crash_point("after_begin_commit")
     if crashpoints.armed("torn_append"):  # a kill in the middle of the write

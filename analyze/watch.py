@@ -75,8 +75,12 @@ class _CaptureEvents(FileSystemEventHandler):
             self.inbox.put(ref)
 
 
+POLL_S = 3.0
+"""How often the polling observer re-lists the capture tree (it stats every file)."""
+
+
 def make_observer(kind: str):
-    return PollingObserver(timeout=1.0) if kind == "polling" else Observer()
+    return PollingObserver(timeout=POLL_S) if kind == "polling" else Observer()
 
 
 def watch(analyzer: Analyzer, *, observer_kind: str, stop: threading.Event,

@@ -31,14 +31,13 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date, timedelta
 from pathlib import Path
 
 from analyze.backends.base import Extraction, Usage
-from analyze.captures import iter_captures
 from analyze.pipeline import Analyzer
 from analyze.watch import run_once
 from bench import Result
+from bench.backlog import build_backlog
 from glass.config import AnalyzeConfig, CaptureConfig, Config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,41 +57,6 @@ def write_corpus_sessions(root: Path) -> int:
     for p in paths:
         os.utime(p, (old, old))
     return sum(p.stat().st_size for p in paths)
-
-
-def build_backlog(root: Path, count: int) -> list[Path]:
-    """`count` captures: the 64-request session cycled, each cycle a conversation of its own."""
-    from capture import files
-    from tests import corpus
-
-    session = [corpus.to_capture(pair) for pair in corpus.trace_pairs(corpus.SESSION_64)]
-    first = date(2025, 1, 1)
-    written = []
-    for n in range(count):
-        cycle, index = divmod(n, len(session))
-        doc = json.loads(json.dumps(session[index]))
-        day = (first + timedelta(days=cycle)).isoformat()
-        doc["captured_at"] = day + doc["captured_at"][10:]
-        _tag_first_message(doc, cycle)
-        folder = root / day
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{index + 1:03d}_{doc['captured_at'][11:19].replace(':', '')}_messages.json"
-        path.write_bytes(files.dumps(doc))
-        written.append(path)
-    return written
-
-
-def _tag_first_message(doc: dict, cycle: int) -> None:
-    """Make cycle n a different conversation: its first user text names the cycle."""
-    messages = doc.get("request", {}).get("messages") or []
-    if not messages:
-        return
-    first = messages[0]
-    content = first.get("content")
-    if isinstance(content, str):
-        first["content"] = f"[cycle {cycle}] {content}"
-    elif isinstance(content, list):
-        first["content"] = [{"type": "text", "text": f"[cycle {cycle}]"}] + content
 
 
 def config(tmp: Path, **analyze) -> Config:

@@ -118,7 +118,7 @@ HEADERS = {"content-type": "application/json", "x-api-key": API_KEY, "anthropic-
 
 
 def raw_request(body: bytes, *, keep_alive: bool) -> bytes:
-    head = [f"POST /v1/messages?beta=true HTTP/1.1", f"Host: {API_HOST}",
+    head = ["POST /v1/messages?beta=true HTTP/1.1", f"Host: {API_HOST}",
             *(f"{k}: {v}" for k, v in HEADERS.items()), f"Content-Length: {len(body)}",
             f"Connection: {'keep-alive' if keep_alive else 'close'}"]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body

@@ -22,19 +22,17 @@ beyond parsing.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 from analyze import usage
 from bench import Result
+from bench.backlog import build_backlog
 from glass.config import load_config
 
 FILES = 2_000
@@ -47,37 +45,6 @@ ROOT = Path(__file__).resolve().parent.parent
 class Timing:
     json_s: float
     report_s: float
-
-
-def build_captures(root: Path, *, count: int = FILES) -> list[Path]:
-    """`count` capture files: the corpus session cycled over consecutive days."""
-    from capture import files  # the capture stage's own serializer, for byte-identical files
-    from tests import corpus
-
-    session = [corpus.to_capture(pair) for pair in corpus.trace_pairs(corpus.SESSION_64)]
-    first = date(2025, 1, 1)
-    written = []
-    for n in range(count):
-        cycle, index = divmod(n, len(session))
-        day = (first + timedelta(days=cycle)).isoformat()
-        doc = _variant(session[index], day=day, cycle=cycle)
-        folder = root / day
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{index + 1:03d}_{doc['captured_at'][11:19].replace(':', '')}_messages.json"
-        path.write_bytes(files.dumps(doc))
-        written.append(path)
-    return written
-
-
-def _variant(doc: dict[str, Any], *, day: str, cycle: int) -> dict[str, Any]:
-    """`doc` moved to `day`, with a message id of its own (cycle number appended)."""
-    out = copy.copy(doc)
-    out["captured_at"] = day + doc["captured_at"][10:]
-    response = doc.get("response")
-    body = response.get("body") if isinstance(response, dict) else None
-    if isinstance(body, dict) and isinstance(body.get("id"), str):
-        out["response"] = {**response, "body": {**body, "id": f"{body['id']}_{cycle}"}}
-    return out
 
 
 def _time_json(paths: list[Path]) -> float:
@@ -100,7 +67,7 @@ def measure(*, rounds: int) -> tuple[list[Timing], int]:
     prices = load_config(ROOT / "config.yaml").usage.prices
     with tempfile.TemporaryDirectory(prefix="glass-usage-bench-") as tmp:
         root = Path(tmp) / "captures"
-        paths = build_captures(root)
+        paths = build_backlog(root, FILES)
         size = sum(p.stat().st_size for p in paths)
         _time_json(paths), _time_report(root, prices)  # warm the page cache and imports
         timings = []

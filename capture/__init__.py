@@ -1,6 +1,7 @@
 """Glass capture stage: a mitmproxy addon that writes every Claude API exchange to a file.
 
-Modules: `addon` (the mitmproxy hooks), `record` (what goes into a file),
-`sse` (stream reassembly), `files` (naming and atomic writes), `launch`
-(starting mitmdump and Claude Code).
+Modules: `addon` (the mitmproxy hooks), `writer` (the process that writes
+the files), `record` (what goes into a file), `sse` (stream reassembly),
+`files` (naming and atomic writes), `launch` (starting mitmdump and Claude
+Code).
 """

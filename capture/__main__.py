@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
                     os.chdir(os.path.expanduser(args.dir))
                 except OSError as e:
                     raise launch.LaunchError(f"DIR={args.dir}: {e.strerror}") from None
-            os.execve(launched.argv[0], launched.argv, launched.env)
+            try:
+                os.execve(launched.argv[0], launched.argv, launched.env)
+            except OSError as e:
+                raise launch.LaunchError(f"cannot start {launched.argv[0]}: {e.strerror}") from None
         web = args.command == "web"
         cmd = launch.proxy_command(cfg, web=web, extra=extra)
     except (ConfigError, launch.LaunchError) as e:
@@ -55,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    os.execv(cmd[0], cmd)
+    try:
+        os.execv(cmd[0], cmd)
+    except OSError as e:
+        print(f"error: cannot start {cmd[0]}: {e.strerror}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

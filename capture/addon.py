@@ -10,7 +10,8 @@ request has passed, and rewritten in place once the response has ended or the
 flow has failed. Server-sent event streams are teed chunk by chunk, so Claude
 Code receives every event as fast as without the proxy.
 
-Hook order within a flow: request -> responseheaders -> response | error.
+Hook order within a flow: (requestheaders ->) request -> responseheaders ->
+response | error.
 The hooks only copy data off the flow and hand it to the writer process
 (`capture.writer`), which does the parsing and the disk work. Nothing in here
 may raise into mitmproxy: a failure is logged and the flow goes on untouched.
@@ -33,7 +34,7 @@ if __package__ in (None, "", "__mitmproxy_script__"):  # loaded by path: mitmdum
 from mitmproxy import ctx, exceptions, http
 
 from capture import files, record
-from capture.writer import WriteEnd, WriteRequest, WriterProcess
+from capture.writer import WriteEnd, WriteRequest, make_writer
 
 logger = logging.getLogger("glass.capture")
 
@@ -84,8 +85,8 @@ class Exchange:
     """One captured exchange in flight."""
 
     message: WriteRequest
-    generation: int
-    """The writer child that got the request; another one needs it resent."""
+    sent_to: int | None
+    """The writer that got the request (None: it was skipped); any other needs it resent."""
     tee: StreamTee | None = None
     path: str | None = None
     """Where the writer put the request (it reports back), for a restarted writer."""
@@ -93,11 +94,13 @@ class Exchange:
 
 class Capture:
     def __init__(self) -> None:
-        self.writer: WriterProcess | None = None
+        self.writer = None  # capture.writer.WriterProcess (or WriterThread in a frozen mitmproxy)
         self.hosts: frozenset[str] = frozenset()
         self.paths: tuple[str, ...] = ()
         self.in_flight: dict[str, Exchange] = {}
         self.by_xid: dict[int, Exchange] = {}
+        self.request_tees: dict[str, StreamTee] = {}
+        """Request bodies mitmproxy streams (`stream_large_bodies`): our copy of them."""
         self._xids = itertools.count(1)
 
     # -- configuration ---------------------------------------------------------
@@ -139,7 +142,7 @@ class Capture:
                 logger.warning("capture folder %s is not usable (captures will fail): %s", root, e)
             if self.writer is not None:
                 self.writer.close()
-            self.writer = WriterProcess(root, on_path=self._written_at)
+            self.writer = make_writer(root, on_path=self._written_at)
         if updated & {"capture_dir", "capture_hosts", "capture_paths"}:
             logger.info("Glass: capturing POST %s on %s into %s", list(paths), sorted(hosts), root)
 
@@ -156,7 +159,15 @@ class Capture:
     # -- flow hooks ------------------------------------------------------------
 
     @_never_raise
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        stream = flow.request.stream
+        if stream and self._wanted(flow):  # mitmproxy will not keep the body: keep a copy
+            tee = StreamTee(stream if callable(stream) else None)
+            self.request_tees[flow.id] = flow.request.stream = tee
+
+    @_never_raise
     def request(self, flow: http.HTTPFlow) -> None:
+        tee = self.request_tees.pop(flow.id, None)
         if not self._wanted(flow):
             return
         req = flow.request
@@ -165,12 +176,13 @@ class Capture:
             method=req.method,
             url=self._asked_url(flow),
             headers=record.header_pairs(req.headers.fields),
-            raw=req.raw_content or b"",
+            raw=tee.body() if tee else (req.raw_content or b""),
         )
         message = WriteRequest(xid=next(self._xids), request=snap, endpoint=files.endpoint_of(req.path))
-        exchange = Exchange(message=message, generation=self.writer.generation)
+        exchange = Exchange(message=message, sent_to=None)
         self.in_flight[flow.id] = self.by_xid[message.xid] = exchange
-        self.writer.send(message, skippable=True)
+        if self.writer.send(message, skippable=True):
+            exchange.sent_to = self.writer.generation
 
     @_never_raise
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -193,6 +205,7 @@ class Capture:
 
     @_never_raise
     def error(self, flow: http.HTTPFlow) -> None:
+        self.request_tees.pop(flow.id, None)
         exchange = self.in_flight.pop(flow.id, None)
         if exchange is None:
             return
@@ -203,11 +216,11 @@ class Capture:
 
     def _end(self, exchange: Exchange, snap: record.ResponseSnapshot | None, error: str | None) -> None:
         self.by_xid.pop(exchange.message.xid, None)
-        restarted = exchange.generation != self.writer.alive()
+        unseen = exchange.sent_to != self.writer.ensure_running()  # skipped, or another writer
         self.writer.send(WriteEnd(
             xid=exchange.message.xid, response=snap, error=error,
-            resend=exchange.message if restarted else None,
-            path=exchange.path if restarted else None,
+            resend=exchange.message if unseen else None,
+            path=exchange.path if unseen else None,
         ))
 
     def _written_at(self, xid: int, path: str) -> None:

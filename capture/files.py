@@ -71,7 +71,7 @@ class CaptureFolder:
         """Take the next number of the day now, for a file `create` will write later."""
         day = self.root / when.strftime("%Y-%m-%d")
         with self._lock:
-            n = self._next.get(day) or highest_number(day) + 1
+            n = self._next.get(day) or self._first_free(day)
             self._next[day] = n + 1
             return n
 
@@ -82,7 +82,7 @@ class CaptureFolder:
         tmp = _write_temp(day, data)
         try:
             with self._lock:
-                n = number or self._next.get(day) or highest_number(day) + 1
+                n = number or self._next.get(day) or self._first_free(day)
                 while True:
                     final = day / f"{n:03d}_{when:%H%M%S}_{endpoint}.json"
                     if _claim(tmp, final):
@@ -103,6 +103,13 @@ class CaptureFolder:
         except BaseException:
             _unlink_quietly(tmp)
             raise
+
+
+    @staticmethod
+    def _first_free(day: Path) -> int:
+        """First use of a day folder in this process: sweep dead writers' temp files, then count."""
+        _sweep_temp_files(day)
+        return highest_number(day) + 1
 
 
 def highest_number(day: Path) -> int:
@@ -154,14 +161,47 @@ def _claim(tmp: Path, final: Path) -> bool:
     except FileExistsError:
         return False
     except OSError as e:
-        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
+                           errno.EMLINK, errno.ENOSYS):
             raise
-    # No hard links on this filesystem: reserve the name, then move onto it.
+    # No hard links on this filesystem: hold a hidden claim on the name, then
+    # move onto it (readers never see an empty or partial capture).
+    claim = final.with_name(f".{final.name}.claim")
     try:
-        os.close(os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.close(os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         return False
-    os.replace(tmp, final)
+    try:
+        if final.exists():
+            return False
+        os.replace(tmp, final)
+        return True
+    finally:
+        _unlink_quietly(claim)
+
+
+_TEMP_NAME = re.compile(r"^\.glass-(\d+)-\d+\.tmp$")
+
+
+def _sweep_temp_files(day: Path) -> None:
+    """Remove temp files that writers killed mid-write left behind."""
+    try:
+        names = os.listdir(day)
+    except OSError:
+        return
+    for name in names:
+        m = _TEMP_NAME.match(name)
+        if m and not _running(int(m.group(1))):
+            _unlink_quietly(day / name)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     return True
 
 

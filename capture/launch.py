@@ -105,10 +105,10 @@ def _answers(cfg: CaptureConfig) -> bool:
 
 
 def _find_claude(claude: str | None, env: dict[str, str]) -> str:
-    name = claude or "claude"
+    name = os.path.expanduser(claude or "claude")  # zsh leaves ~ in CLAUDE=~/... alone
     found = shutil.which(name, path=env.get("PATH"))
     if found:
-        return found
+        return os.path.abspath(found)  # run-claude may change into DIR before starting it
     if claude:
         raise LaunchError(f"CLAUDE={claude} is not an executable; give the path of the claude binary")
     raise LaunchError(

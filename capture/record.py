@@ -1,16 +1,17 @@
 """Turn one HTTP exchange into the capture record (the JSON in a capture file).
 
 The addon copies what it needs off a flow into the immutable snapshots below,
-on mitmproxy's event loop, and hands them to the writer thread. Everything
-here is a pure function of those snapshots: decoding, JSON parsing, SSE
-reassembly and redaction happen off the proxy's hot path. The record format
-is documented once, in README.md ("Capture file format").
+on mitmproxy's event loop, and hands them to the writer process. Everything
+here is a pure function of those snapshots, run in the writer process, off
+the proxy's hot path: decoding, JSON parsing, SSE reassembly and redaction.
+The record format is documented once, in README.md ("Capture file format").
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,10 +25,17 @@ from capture import sse
 logger = logging.getLogger("glass.capture")
 
 REDACTED = "[REDACTED]"
-SECRET_REQUEST_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
-SECRET_RESPONSE_HEADERS = SECRET_REQUEST_HEADERS | {"set-cookie"}
+SECRET_WORDS = frozenset({
+    "authorization", "auth", "key", "apikey", "token", "secret", "cookie", "password", "passwd",
+    "credential", "credentials", "signature",
+})
+"""A header whose name has one of these words (between - or _) holds a credential:
+x-api-key, authorization, proxy-authorization, cookie, set-cookie, but also
+gateway headers such as x-portkey-api-key, cf-aig-authorization, helicone-auth
+or x-amz-security-token. (anthropic-ratelimit-tokens-* says "tokens": kept.)"""
 
 Headers = tuple[tuple[str, str], ...]
+_WORDS = re.compile(r"[-_.]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +70,7 @@ def request_record(snap: RequestSnapshot) -> dict[str, Any]:
         ),
         "method": snap.method,
         "url": snap.url,
-        "headers": redact(snap.headers, SECRET_REQUEST_HEADERS),
+        "headers": redact(snap.headers),
     }
     body, text, problem = _parse_json_body(snap.raw, _header(snap.headers, "content-encoding"))
     if problem:
@@ -77,7 +85,7 @@ def response_record(snap: ResponseSnapshot) -> dict[str, Any]:
     """The `response` object of a capture."""
     out: dict[str, Any] = {
         "status": snap.status,
-        "headers": redact(snap.headers, SECRET_RESPONSE_HEADERS),
+        "headers": redact(snap.headers),
         "body": None,
         "streamed": snap.streamed,
         "ttfb_ms": _ms(snap.ttfb_ms),
@@ -114,11 +122,15 @@ def error_record(message: str) -> dict[str, Any]:
     return {"message": message}
 
 
-def redact(headers: Headers, secret: frozenset[str]) -> dict[str, str]:
-    """Headers as a dict (repeated names joined with ", "), secrets replaced."""
+def is_secret(header_name: str) -> bool:
+    return any(word in SECRET_WORDS for word in _WORDS.split(header_name.lower()))
+
+
+def redact(headers: Headers) -> dict[str, str]:
+    """Headers as a dict (repeated names joined with ", "), credentials replaced."""
     out: dict[str, str] = {}
     for name, value in headers:
-        if name.lower() in secret:
+        if is_secret(name):
             value = REDACTED
         if name in out and value != REDACTED:
             value = f"{out[name]}, {value}"

@@ -20,13 +20,17 @@ and writes an exchange that has already ended once, complete.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import pickle
+import queue
 import select
+import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -147,7 +151,12 @@ def _local(m: WriteRequest) -> datetime:
 
 
 def child_main(root: str) -> int:
-    """Handle messages from stdin until it closes; answer on stdout."""
+    """Handle messages from stdin until it closes; answer on stdout.
+
+    Ctrl-C in the proxy's terminal is not for the writer: it stops when the
+    proxy closes its stdin, after writing everything queued.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = sys.stdout.buffer
     stdin = sys.stdin.buffer
 
@@ -182,6 +191,16 @@ def _read_message(stream):
 
 # -- the parent side -------------------------------------------------------------------
 
+_generations = itertools.count(1)
+"""Every writer (process or thread) gets its own number, also across capture_dir changes."""
+
+
+def make_writer(root: Path, *, on_path: Callable[[int, str], None] | None = None):
+    """A WriterProcess; in a frozen mitmproxy binary (no Python to start), a WriterThread."""
+    if getattr(sys, "frozen", False):
+        return WriterThread(root, on_path=on_path)
+    return WriterProcess(root, on_path=on_path)
+
 
 class WriterProcess:
     """The proxy's handle on the writer child. `send` never waits for the child."""
@@ -208,18 +227,19 @@ class WriterProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "capture.writer", str(self.root)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            start_new_session=True,  # the terminal's Ctrl-C goes to the proxy, which then closes us
         )
         _lower_priority(self.proc.pid)
         _widen_pipe(self.proc.stdin.fileno())
         os.set_blocking(self.proc.stdin.fileno(), False)
         os.set_blocking(self.proc.stdout.fileno(), False)
-        self.generation += 1
+        self.generation = next(_generations)
         self._out.clear()
         self._out_bytes = 0
         self._partial = b""
 
-    def alive(self) -> int:
-        """Restart the child if it died; returns the generation now serving."""
+    def ensure_running(self) -> int:
+        """Start a new child if the last one died; returns the number of the one serving."""
         if self.proc is not None and self.proc.poll() is not None:
             self._restart(f"exit status {self.proc.returncode}")
         return self.generation
@@ -253,17 +273,19 @@ class WriterProcess:
 
     # -- sending --------------------------------------------------------------------
 
-    def send(self, message, *, skippable: bool = False) -> None:
-        """Queue a message for the child and return at once."""
+    def send(self, message, *, skippable: bool = False) -> bool:
+        """Queue a message for the child and return at once; False if it was skipped."""
         if self.proc is None:
-            return
+            return False
+        self.ensure_running()
         if skippable and self._out_bytes > MAX_BACKLOG_BYTES:
             self._skipped += 1
             if self._skipped == 1:
                 logger.warning("the capture writer is far behind; skipping request-only writes")
-            return
+            return False
         self._enqueue(_pack(message))
         self._pump(block=not self._watch())
+        return True
 
     def _enqueue(self, frame: bytes) -> None:
         self._out.append(memoryview(frame))
@@ -291,6 +313,9 @@ class WriterProcess:
                 return
             select.select([self.proc.stdout], [fd], [], 1.0)
             self._read_output()  # the child may be waiting for us to read
+            if self.proc.poll() is not None:
+                self._restart(f"exit status {self.proc.returncode}")
+                return
         self._set_writing(False)
 
     # -- the event loop's part -----------------------------------------------------------
@@ -332,7 +357,10 @@ class WriterProcess:
                 data = os.read(self.proc.stdout.fileno(), 65536)
             except (BlockingIOError, OSError):
                 return
-            if not data:
+            if not data:  # the child is gone: stop watching (the next write restarts it)
+                if self._reading and self._loop is not None:
+                    self._loop.remove_reader(self.proc.stdout.fileno())
+                    self._reading = False
                 return
             *lines, self._partial = (self._partial + data).split(b"\n")
             for line in lines:
@@ -340,14 +368,17 @@ class WriterProcess:
 
     def _answer(self, line: str) -> None:
         kind, _, text = line.partition(" ")
-        if kind == "ack":
-            self._acked = max(self._acked, int(text))
-        elif kind == "path" and self.on_path is not None:
-            xid, _, path = text.partition(" ")
-            self.on_path(int(xid), path)
-        elif kind == "log":
-            level, _, message = text.partition(" ")
-            logger.log(getattr(logging, level, logging.INFO), "%s", message)
+        try:
+            if kind == "ack":
+                self._acked = max(self._acked, int(text))
+            elif kind == "path" and self.on_path is not None:
+                xid, _, path = text.partition(" ")
+                self.on_path(int(xid), path)
+            elif kind == "log":
+                level, _, message = text.partition(" ")
+                logger.log(getattr(logging, level, logging.INFO), "%s", message)
+        except ValueError:
+            logger.warning("capture writer said something odd: %r", line[:200])
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Block until the child has handled everything sent so far (tests, shutdown)."""
@@ -359,13 +390,70 @@ class WriterProcess:
         self._enqueue(_pack(Flush(token)))
         deadline = time.monotonic() + timeout
         while self._acked < token:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
+            if self.proc.poll() is not None:
+                logger.error("the capture writer died (exit status %s) before confirming its writes",
+                             self.proc.returncode)
+                return False
+            if time.monotonic() > deadline:
                 logger.error("the capture writer did not confirm its writes within %.0f s", timeout)
                 return False
             self._pump(block=True)
             select.select([self.proc.stdout], [], [], 0.2)
             self._read_output()
         return True
+
+
+class WriterThread:
+    """The same writer on a thread of the proxy process, for frozen mitmproxy binaries."""
+
+    def __init__(self, root: Path, *, on_path: Callable[[int, str], None] | None = None) -> None:
+        self.root = root
+        self.on_path = on_path
+        self.generation = next(_generations)
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._acked: dict[int, threading.Event] = {}
+        self._token = 0
+        self._core = WriterCore(root, self._emit)
+        self._thread = threading.Thread(target=self._run, name="glass-writer", daemon=True)
+        self._thread.start()
+
+    def _emit(self, kind: str, text: str) -> None:
+        if kind == "ack":
+            self._acked.pop(int(text)).set()
+        elif kind == "path" and self.on_path is not None:
+            xid, _, path = text.partition(" ")
+            self.on_path(int(xid), path)
+        elif kind == "log":
+            level, _, message = text.partition(" ")
+            logger.log(getattr(logging, level, logging.INFO), "%s", message)
+
+    def _run(self) -> None:
+        while (message := self._inbox.get()) is not None:
+            batch = [message]
+            while len(batch) < BATCH and not self._inbox.empty():
+                batch.append(self._inbox.get())
+            stop = batch[-1] is None
+            self._core.process([m for m in batch if m is not None])
+            if stop:
+                return
+
+    def ensure_running(self) -> int:
+        return self.generation
+
+    def send(self, message, *, skippable: bool = False) -> bool:
+        self._inbox.put(message)
+        return True
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        self._token += 1
+        done = self._acked[self._token] = threading.Event()
+        self._inbox.put(Flush(self._token))
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.flush(timeout)
+        self._inbox.put(None)
+        self._thread.join(timeout)
 
 
 def _lower_priority(pid: int) -> None:

@@ -14,6 +14,7 @@ anywhere.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class CaptureConfig:
             out["hosts"] = "must name at least one host"
         if not self.paths or not all(p.startswith("/") for p in self.paths):
             out["paths"] = "must be a non-empty list of paths starting with '/'"
+        if self.web_port == self.listen_port:
+            out["web_port"] = "must differ from listen_port"
         return out
 
 
@@ -63,10 +66,13 @@ class AnalyzeConfig:
     max_retries: int = 6
     timeout_s: float = 120.0
     claude_bin: str = "claude"
+    proxy: str | None = None
     max_tool_result_chars: int = 2_000
     known_memories: int = 40
-    store: Path = Path("captures/memories.jsonl")
-    state_dir: Path = Path("captures/.analyze")
+    store: Path | None = None
+    """None: memories.jsonl in capture.dir."""
+    state_dir: Path | None = None
+    """None: .analyze in capture.dir."""
     observer: Literal["native", "polling"] = "native"
     incomplete_after_s: float = 600.0
 
@@ -75,6 +81,8 @@ class AnalyzeConfig:
         for name in ("batch_size", "max_input_tokens", "max_output_tokens", "max_tool_result_chars"):
             if getattr(self, name) < 1:
                 out[name] = "must be at least 1"
+        if self.timeout_s <= 0:
+            out["timeout_s"] = "must be more than 0"
         return out
 
 
@@ -116,7 +124,7 @@ def load_config(path: str | Path | None = None) -> Config:
             raise ConfigError(f"{path}: config file not found")
         return _resolve_paths(Config(), base=Path.cwd())
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
@@ -132,6 +140,8 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 def _resolve_paths(config: Config, *, base: Path) -> Config:
+    """Relative paths against the config's folder; the analyzer's files default into capture.dir."""
+
     def fix(section):
         changes = {
             f.name: _absolute(getattr(section, f.name), base)
@@ -140,9 +150,31 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
         }
         return dataclasses.replace(section, **changes)
 
-    return dataclasses.replace(
-        config, capture=fix(config.capture), analyze=fix(config.analyze)
+    capture, analyze = fix(config.capture), fix(config.analyze)
+    claude_bin = analyze.claude_bin
+    if "/" in claude_bin:  # a path, not a command name to look up on PATH
+        claude_bin = str(_absolute(Path(claude_bin), base))
+    analyze = dataclasses.replace(
+        analyze,
+        store=analyze.store or capture.dir / "memories.jsonl",
+        state_dir=analyze.state_dir or capture.dir / ".analyze",
+        claude_bin=claude_bin,
     )
+    return dataclasses.replace(config, capture=capture, analyze=analyze)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _absolute(p: Path, base: Path) -> Path:
@@ -221,7 +253,7 @@ def _value(tp, value: Any, *, file: Path, key: str):
             raise wrong("a non-negative integer")
         return value
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise wrong("a number")
         if value < 0:
             raise wrong("a non-negative number")

@@ -42,7 +42,7 @@ def to_capture(pair: dict[str, Any], *, started: float | None = None) -> dict[st
         "captured_at": datetime.fromtimestamp(started).astimezone().isoformat(timespec="milliseconds"),
         "method": req["method"],
         "url": req["url"],
-        "headers": record.redact(headers, record.SECRET_REQUEST_HEADERS),
+        "headers": record.redact(headers),
         "request": copy.deepcopy(req["body"]),
     }
     resp = pair.get("response")
@@ -50,7 +50,7 @@ def to_capture(pair: dict[str, Any], *, started: float | None = None) -> dict[st
         resp_headers = tuple((k, str(v)) for k, v in resp["headers"].items())
         body: dict[str, Any] = {
             "status": resp["status_code"],
-            "headers": record.redact(resp_headers, record.SECRET_RESPONSE_HEADERS),
+            "headers": record.redact(resp_headers),
         }
         if "body_raw" in resp:
             result = sse.reassemble(resp["body_raw"])

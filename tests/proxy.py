@@ -38,6 +38,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "sk-ant-test-secret"
 """The API key every test client sends; it must never appear in a capture file."""
@@ -302,6 +304,17 @@ def find_claude() -> str | None:
         if found:
             return found
     return shutil.which("claude")
+
+
+def require_claude() -> str:
+    """The Claude Code CLI for a real-client test: fails under CI=true if missing, else skips."""
+    found = find_claude()
+    if found is None:
+        reason = "the Claude Code CLI is not installed; run `make claude-cli`"
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found
 
 
 # -- reading captures -----------------------------------------------------------

@@ -84,6 +84,8 @@ def _anthropic(cfg: AnalyzeConfig, environ: Mapping[str, str]) -> Backend:
         max_output_tokens=cfg.max_output_tokens,
         timeout_s=cfg.timeout_s,
         max_retries=cfg.max_retries,
+        proxy=cfg.proxy,
+        ca_bundle=environ.get("SSL_CERT_FILE") or None,
     )
 
 

@@ -52,7 +52,9 @@ class AnthropicBackend:
 
     `http_client` replaces the default `httpx2.Client(trust_env=False)` (tests
     pass their own, e.g. with a transport); a client passed in is not closed by
-    `close()`. `sleep` waits between the backend's own retries, and
+    `close()`. The default client ignores the proxy variables, so that it never
+    goes through Glass's capture proxy; `proxy` names one explicitly and
+    `ca_bundle` a CA file for TLS-inspecting networks. `sleep` waits between the backend's own retries, and
     `sdk_max_retries` is the SDK's retry count underneath them.
     """
 
@@ -68,6 +70,8 @@ class AnthropicBackend:
         timeout_s: float,
         max_retries: int,
         http_client: httpx2.Client | None = None,
+        proxy: str | None = None,
+        ca_bundle: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         sdk_max_retries: int = 2,
     ) -> None:
@@ -76,7 +80,12 @@ class AnthropicBackend:
         self.max_retries = max_retries
         self._sleep = sleep
         self._owns_http = http_client is None
-        self._http = http_client or httpx2.Client(trust_env=False, timeout=timeout_s)
+        self._http = http_client or httpx2.Client(
+            trust_env=False,  # never HTTPS_PROXY: that may be Glass's own capture proxy
+            proxy=proxy,  # an explicit proxy (analyze.proxy), e.g. a corporate one
+            verify=ca_bundle or True,
+            timeout=timeout_s,
+        )
         self._client = anthropic.Anthropic(
             api_key=api_key,
             base_url=base_url,

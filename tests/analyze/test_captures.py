@@ -1,7 +1,6 @@
 """analyze/captures.py: listing and reading capture files per the README format."""
 
 import json
-import os
 
 import pytest
 

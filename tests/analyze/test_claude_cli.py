@@ -41,7 +41,7 @@ from analyze.backends.claude_cli import (
     parse_result,
     result_error,
 )
-from tests.proxy import find_claude
+from tests.proxy import require_claude
 from tests.standin import Recorded, Reply, Scripted, StandIn
 
 MODEL = "claude-haiku-5-5"
@@ -89,13 +89,7 @@ def dead_port() -> int:
 
 @pytest.fixture(scope="module")
 def claude() -> str:
-    found = find_claude()
-    if found is None:
-        reason = "the Claude Code CLI is not installed; run `make claude-cli`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
+    return require_claude()
 
 
 @pytest.fixture

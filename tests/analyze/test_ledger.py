@@ -3,9 +3,8 @@
 import subprocess
 import sys
 
-import pytest
 
-from analyze.ledger import AlreadyRunning, Call, Ledger
+from analyze.ledger import Call, Ledger
 
 
 def test_states_counts_and_problems(tmp_path):

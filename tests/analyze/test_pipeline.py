@@ -9,7 +9,6 @@ import os
 import re
 import time
 
-import pytest
 
 from analyze.backends.base import BackendError, Candidate, Extraction, Usage
 from analyze.ledger import Ledger
@@ -181,7 +180,7 @@ def test_over_budget_conversations_are_split_into_calls(tmp_path):
     for n in range(1, 7):
         main_capture(cfg.capture.dir, n, f"turn {n} " + "x" * 1_500)
     model = ScriptedModel()
-    analyzer = run(cfg, model)
+    run(cfg, model)
     assert len(model.calls) >= 3
     assert all(len(c["digest"]) < 2_000 * 3.5 for c in model.calls)
     assert Ledger.open_readonly(cfg.analyze.state_dir).counts()["processed"] == 6
@@ -268,6 +267,31 @@ def test_a_capture_analysed_before_its_response_is_read_again_when_it_comes(tmp_
     assert [c["digest"].splitlines()[1:] for c in late.calls] == [["ASSISTANT: re: a long answer is coming"]]
     ledger = Ledger.open_readonly(cfg.analyze.state_dir)
     assert ledger.revisable() == {} and ledger.counts()["processed"] == 1
+
+
+def test_a_capture_with_odd_types_inside_is_quarantined_not_fatal(tmp_path):
+    cfg = config(tmp_path)
+    main_capture(cfg.capture.dir, 1, "good one")
+    odd = main_capture(cfg.capture.dir, 2, "odd one")
+    doc = json.loads(odd.read_text())
+    doc["headers"] = {}
+    doc["request"]["metadata"] = "not an object"  # valid JSON, valid top-level shape
+    odd.write_text(json.dumps(doc))
+    analyzer = run(cfg, ScriptedModel())
+    reasons = dict(Ledger.open_readonly(cfg.analyze.state_dir).problems("quarantined"))
+    assert reasons["2026-11-21/002_100000_messages.json"].startswith("wrong shape: AttributeError")
+    assert analyzer.stats.processed == 1 and len(store_lines(cfg)) == 1
+
+
+def test_a_single_block_too_large_for_the_api_fails_instead_of_looping(tmp_path):
+    cfg = config(tmp_path)
+    main_capture(cfg.capture.dir, 1, "one long block", response=False)
+    too_large = BackendError(message="prompt is too long", too_large=True, status=400)
+    model = ScriptedModel(errors=[too_large] * 10)
+    run(cfg, model, clock=lambda: time.time() + 10_000)
+    assert len(model.calls) == 1  # one block cannot be split: no second try, no endless halving
+    ledger = Ledger.open_readonly(cfg.analyze.state_dir)
+    assert ledger.counts()["failed"] == 1
 
 
 def test_known_memories_of_the_project_are_shown_to_the_model(tmp_path):

@@ -164,7 +164,7 @@ def test_new_captures_are_analysed_as_they_arrive(watchers, tmp_path: Path) -> N
 
 
 def test_polling_observer_and_captures_that_never_end(watchers) -> None:
-    patience = 4  # incomplete_after_s
+    patience = 10  # incomplete_after_s (the polling observer looks every 3 s)
     with StandIn(MemoryModel()) as api:
         w = watchers(api, observer="polling", incomplete_after_s=patience).start()
         assert "polling" in w.output()

@@ -282,4 +282,59 @@ def test_the_writer_runs_apart_and_at_lower_priority(cap):
     import os
 
     assert cap.writer.proc.pid != os.getpid()
-    assert os.sched_getscheduler(cap.writer.proc.pid) == os.SCHED_IDLE
+    if hasattr(os, "SCHED_IDLE"):  # Linux
+        assert os.sched_getscheduler(cap.writer.proc.pid) == os.SCHED_IDLE
+    else:
+        assert os.getpriority(os.PRIO_PROCESS, cap.writer.proc.pid) > os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_a_request_write_skipped_under_backlog_still_ends_complete(cap, tmp_path, monkeypatch):
+    from capture import writer
+
+    monkeypatch.setattr(writer, "MAX_BACKLOG_BYTES", -1)  # "far behind": request-only writes skipped
+    f = make_flow(body={**BODY, "stream": False})
+    cap.request(f)
+    cap.flush()
+    assert files_in(tmp_path / "captures") == []
+    f.response = json_response({"id": "msg_9", "content": []})
+    cap.responseheaders(f)
+    cap.response(f)
+    cap.flush()
+    (path,) = files_in(tmp_path / "captures")
+    rec = json.loads(path.read_text())
+    assert rec["request"] == {**BODY, "stream": False} and rec["response"]["body"]["id"] == "msg_9"
+
+
+def test_changing_capture_dir_mid_exchange_still_completes_the_file(tmp_path):
+    a = capture_addon.Capture()
+    with taddons.context(a) as tctx:
+        tctx.configure(a, capture_dir=str(tmp_path / "first"))
+        f = make_flow(body={**BODY, "stream": False})
+        a.request(f)
+        a.flush()
+        tctx.configure(a, capture_dir=str(tmp_path / "second"))  # e.g. mitmweb's option editor
+        f.response = json_response({"id": "msg_2", "content": []})
+        a.responseheaders(f)
+        a.response(f)
+        a.request(make_flow())
+        a.done()
+    (old,) = files_in(tmp_path / "first")
+    assert json.loads(old.read_text())["response"]["body"]["id"] == "msg_2"
+    assert len(files_in(tmp_path / "second")) == 1
+
+
+def test_a_request_body_mitmproxy_streams_is_still_captured(cap, tmp_path):
+    # With --set stream_large_bodies=1m, mitmproxy streams big requests and keeps no body.
+    body = json.dumps({**BODY, "messages": [{"role": "user", "content": "x" * 5000}]}).encode()
+    f = make_flow(body=body)
+    f.request.stream = True
+    cap.requestheaders(f)
+    assert callable(f.request.stream)
+    for i in range(0, len(body), 1000):
+        assert f.request.stream(body[i:i + 1000]) == body[i:i + 1000]
+    f.request.stream(b"")
+    f.request.content = None  # what mitmproxy holds for a streamed body
+    cap.request(f)
+    cap.flush()
+    rec = json.loads(files_in(tmp_path / "captures")[0].read_text())
+    assert rec["request"]["messages"][0]["content"] == "x" * 5000

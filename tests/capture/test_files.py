@@ -1,7 +1,6 @@
 """capture/files.py: naming, numbering, atomic writes and permissions."""
 
 import json
-import os
 import shutil
 import stat
 import threading
@@ -118,3 +117,33 @@ def test_dumps_is_pretty_utf8_without_escapes():
 def test_dumps_more_equals_dumping_the_merged_record(extra):
     head = {"captured_at": "t", "request": {"messages": [{"role": "user", "content": "Grüße"}]}}
     assert files.dumps_more(files.dumps(head), extra) == files.dumps({**head, **extra})
+
+
+def test_temp_files_of_dead_writers_are_swept(tmp_path):
+    import os
+    import subprocess
+
+    day = tmp_path / "2026-11-21"
+    day.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (day / f".glass-{dead.pid}-7.tmp").write_text("half a capture")
+    (day / f".glass-{os.getpid()}-7.tmp").write_text("mine, in progress")
+    files.CaptureFolder(tmp_path).create(WHEN, "messages", b"{}")
+    assert sorted(p.name for p in day.iterdir()) == [f".glass-{os.getpid()}-7.tmp", "001_142233_messages.json"]
+
+
+def test_without_hard_links_names_are_still_claimed_safely(tmp_path, monkeypatch):
+    import errno
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(files.os, "link", no_links)
+    folder = files.CaptureFolder(tmp_path)
+    (tmp_path / "2026-11-21").mkdir()
+    (tmp_path / "2026-11-21" / ".002_142233_messages.json.claim").write_text("")  # another writer's claim
+    names = [folder.create(WHEN, "messages", b'{"n": 1}').name for _ in range(2)]
+    assert names == ["001_142233_messages.json", "003_142233_messages.json"]
+    assert not [p for p in (tmp_path / "2026-11-21").iterdir()
+                if p.name.startswith(".") and not p.name.startswith(".002")]

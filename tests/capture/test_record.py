@@ -40,6 +40,17 @@ def test_request_record_keys_and_redaction():
     assert rec["request"] == BODY
 
 
+@pytest.mark.parametrize("name,secret", [
+    ("x-api-key", True), ("X-Goog-Api-Key", True), ("x-portkey-api-key", True),
+    ("cf-aig-authorization", True), ("Helicone-Auth", True), ("x-amz-security-token", True),
+    ("Set-Cookie", True), ("proxy-authorization", True), ("x-client-secret", True),
+    ("anthropic-ratelimit-tokens-remaining", False), ("X-Claude-Code-Session-Id", False),
+    ("anthropic-beta", False), ("content-type", False), ("x-stainless-os", False),
+])
+def test_credential_headers_are_recognised_by_their_words(name, secret):
+    assert record.is_secret(name) is secret
+
+
 def test_response_redacts_set_cookie():
     out = record.response_record(resp(b"{}", [("Set-Cookie", "s=1"), ("set-cookie", "t=2")]))
     assert out["headers"] == {"Set-Cookie": "[REDACTED]", "set-cookie": "[REDACTED]"}

@@ -2,7 +2,6 @@
 
 import errno
 import json
-import os
 import time
 
 import pytest
@@ -122,9 +121,63 @@ def test_a_dead_child_is_noticed_and_replaced(tmp_path, caplog):
         first = proc.generation
         proc.proc.kill()
         proc.proc.wait()
-        assert proc.alive() == first + 1
+        assert proc.ensure_running() != first
         assert "capture writer stopped" in caplog.text
         proc.send(request(1))
         assert proc.flush(timeout=30) and len(captures(tmp_path)) == 1
     finally:
         proc.close()
+
+
+def test_ctrl_c_in_the_terminal_does_not_reach_the_writer(tmp_path):
+    import os
+    import signal
+
+    proc = writer.WriterProcess(tmp_path)
+    try:
+        assert os.getpgid(proc.proc.pid) != os.getpgid(0)  # not in the terminal's process group
+        assert proc.flush(timeout=30)  # the child is up
+        os.kill(proc.proc.pid, signal.SIGINT)  # and it ignores a SIGINT sent to it directly
+        proc.send(request(1))
+        proc.send(end(1))
+        assert proc.flush(timeout=30)
+        assert proc.proc.poll() is None and len(captures(tmp_path)) == 1
+    finally:
+        proc.close()
+
+
+def test_a_dead_child_does_not_keep_the_event_loop_busy(tmp_path):
+    import asyncio
+
+    async def scenario():
+        proc = writer.WriterProcess(tmp_path)
+        proc.send(request(1))  # inside the loop: the child's answers are read by the loop
+        assert proc._reading
+        proc.proc.kill()
+        await asyncio.sleep(0.3)
+        assert not proc._reading  # end of file seen: the reader is gone, nothing spins
+        proc.send(end(1, resend=request(1)))  # the next write starts a new child
+        return proc
+
+    proc = asyncio.run(scenario())
+    try:
+        assert proc.flush(timeout=30)
+        (path,) = captures(tmp_path)
+        assert json.loads(path.read_text())["response"]["body"] == {"id": "msg_1"}
+    finally:
+        proc.close()
+
+
+def test_frozen_mitmproxy_binaries_get_a_writer_thread(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    paths = {}
+    w = writer.make_writer(tmp_path, on_path=lambda xid, path: paths.__setitem__(xid, path))
+    assert isinstance(w, writer.WriterThread)
+    w.send(request(1))
+    assert w.flush(timeout=10)
+    w.send(end(1))
+    w.close()
+    (path,) = captures(tmp_path)
+    assert paths == {1: str(path)} and "response" in json.loads(path.read_text())

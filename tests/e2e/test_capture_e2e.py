@@ -19,6 +19,7 @@ import zlib
 from datetime import datetime
 from pathlib import Path
 
+import anthropic
 import httpx2
 import pytest
 
@@ -26,7 +27,7 @@ from tests.proxy import (
     API_KEY,
     CapturingProxy,
     capture_files,
-    find_claude,
+    require_claude,
     free_port,
     load_capture,
     sdk_client,
@@ -187,6 +188,25 @@ def test_sdk_non_streaming_request_becomes_one_redacted_file(proxy, standin, cap
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(capture_dir.stat().st_mode) == 0o700
+
+
+def test_large_bodies_mitmproxy_streams_are_captured_whole(start_proxy, standin, capture_dir):
+    # --set stream_large_bodies makes mitmproxy stream (and not keep) big bodies. A streamed
+    # request is sent upstream before map-remote can act, so this runs in reverse-proxy mode
+    # (the client talks to the proxy as if it were the API) with the stand-in's host captured.
+    proxy = start_proxy(capture_dir=capture_dir, extra_args=(
+        "--mode", f"reverse:http://127.0.0.1:{standin.port}", "--set", "stream_large_bodies=10k",
+        "--set", "capture_hosts=127.0.0.1"))
+    client = anthropic.Anthropic(api_key=API_KEY, base_url=proxy.url, max_retries=0,
+                                 http_client=httpx2.Client(trust_env=False, timeout=30))
+    long_text = "Claude Code sends long histories. " * 3000  # ~100 KB
+    client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": long_text}])
+    wait_for_captures(capture_dir, 1)
+    proxy.stop()
+    (path,) = capture_files(capture_dir)
+    rec = load_capture(path)
+    assert rec["request"]["messages"][0]["content"] == long_text
+    assert rec["response"]["body"]["content"][0]["text"] == "Hello from the stand-in."
 
 
 def test_sdk_stream_is_reassembled_into_the_final_message(proxy, standin, capture_dir):
@@ -493,16 +513,6 @@ def test_unwritable_capture_dir_at_startup_does_not_break_the_traffic(start_prox
 # -- the real Claude Code CLI ------------------------------------------------------------------------
 
 
-def claude_or_skip() -> str:
-    claude = find_claude()
-    if claude is None:
-        reason = "the Claude Code CLI is not installed; run `make claude-cli`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return claude
-
-
 def make_run_claude(config: Path, *, claude: str | None = None, args: str = "", project: Path | None = None,
                     env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     argv = ["make", "--no-print-directory", "run-claude", f"CONFIG={config}"]
@@ -517,7 +527,7 @@ def make_run_claude(config: Path, *, claude: str | None = None, args: str = "", 
 
 
 def test_real_claude_code_session_is_captured(proxy, standin, capture_dir, tmp_path):
-    claude = claude_or_skip()
+    claude = require_claude()
     project = tmp_path / "project"
     project.mkdir()
     notes = project / "notes.txt"

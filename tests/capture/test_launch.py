@@ -1,0 +1,86 @@
+"""capture/launch.py and `python -m capture`: the mitmdump command line and run-claude's checks."""
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from capture import launch
+from glass.config import CaptureConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cfg(tmp_path, **kw):
+    return CaptureConfig(dir=tmp_path / "caps", confdir=tmp_path / "conf", **kw)
+
+
+def test_proxy_command_loads_the_addon_with_the_configured_options(tmp_path):
+    cmd = launch.proxy_command(cfg(tmp_path, hosts=["api.anthropic.com", "x.test"]), extra=["--flag"])
+    assert Path(cmd[0]).name == "mitmdump"
+    assert cmd[cmd.index("--scripts") + 1] == str(ROOT / "capture" / "addon.py")
+    assert cmd[cmd.index("--listen-host") + 1] == "127.0.0.1"
+    sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
+    assert f"capture_dir={tmp_path / 'caps'}" in sets and f"confdir={tmp_path / 'conf'}" in sets
+    assert [s for s in sets if s.startswith("capture_hosts=")] == [
+        "capture_hosts=api.anthropic.com", "capture_hosts=x.test"]
+    assert cmd[-1] == "--flag"
+
+
+def test_the_web_ui_shows_streamed_bodies(tmp_path):
+    cmd = launch.proxy_command(cfg(tmp_path, web_port=9999), web=True)
+    assert Path(cmd[0]).name == "mitmweb"
+    assert cmd[cmd.index("--web-port") + 1] == "9999" and "store_streamed_bodies=true" in cmd
+
+
+def test_run_claude_needs_a_proxy_that_answers(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    with pytest.raises(launch.LaunchError, match="does not answer.*make capture"):
+        launch.claude_command(cfg(tmp_path, listen_port=free), claude="claude", args=[])
+
+
+def test_run_claude_needs_the_ca_and_a_claude(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        c = cfg(tmp_path, listen_port=s.getsockname()[1])
+        with pytest.raises(launch.LaunchError, match="mitmproxy-ca-cert.pem is missing"):
+            launch.claude_command(c, claude="claude", args=[])
+        (tmp_path / "conf").mkdir()
+        (tmp_path / "conf" / "mitmproxy-ca-cert.pem").write_text("pem")
+        with pytest.raises(launch.LaunchError, match="CLAUDE=/nope/claude is not an executable"):
+            launch.claude_command(c, claude="/nope/claude", args=[])
+        fake = tmp_path / "claude"
+        fake.write_text("#!/bin/sh\n")
+        fake.chmod(0o755)
+        run = launch.claude_command(c, claude=str(fake), args=["-p", "hi"],
+                                    env={"PATH": "/usr/bin", "NO_PROXY": "corp.example"})
+    url = f"http://127.0.0.1:{c.listen_port}"
+    assert run.argv == [str(fake), "-p", "hi"]
+    assert run.env["HTTPS_PROXY"] == run.env["HTTP_PROXY"] == url
+    assert run.env["NODE_EXTRA_CA_CERTS"] == str(tmp_path / "conf" / "mitmproxy-ca-cert.pem")
+    assert run.env["NO_PROXY"] == "corp.example,localhost,127.0.0.1,::1"
+
+
+def test_claude_path_with_tilde_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    fake = tmp_path / "claude"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    assert launch._find_claude("~/claude", {"PATH": "/usr/bin"}) == str(fake)
+
+
+def test_python_m_capture_reports_a_missing_proxy_in_one_line(tmp_path):
+    config = tmp_path / "config.yaml"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    config.write_text(f"capture:\n  listen_port: {free}\n  confdir: conf\n")
+    done = subprocess.run([sys.executable, "-m", "capture", "--config", str(config), "run-claude", "--", "-p", "x"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "make capture" in done.stderr
