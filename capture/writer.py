@@ -216,6 +216,8 @@ class WriterProcess:
         self._writing = self._reading = False
         self._partial = b""
         self._acked = self._token = self._skipped = 0
+        self._later: list = []
+        """Messages sent from a running event loop, written by its next turn."""
         self._start()
 
     # -- process lifecycle ------------------------------------------------------
@@ -283,9 +285,23 @@ class WriterProcess:
             if self._skipped == 1:
                 logger.warning("the capture writer is far behind; skipping request-only writes")
             return False
+        if self._watch():
+            # In mitmproxy's event loop: let the flow go on first, write right after.
+            self._later.append(message)
+            if len(self._later) == 1:
+                self._loop.call_soon(self._send_later)
+            return True
         self._enqueue(_pack(message))
-        self._pump(block=not self._watch())
+        self._pump(block=True)
         return True
+
+    def _send_later(self) -> None:
+        later, self._later = self._later, []
+        if self.proc is None:
+            return
+        for message in later:
+            self._enqueue(_pack(message))
+        self._pump(block=False)
 
     def _enqueue(self, frame: bytes) -> None:
         self._out.append(memoryview(frame))
@@ -385,6 +401,7 @@ class WriterProcess:
         if self.proc is None:
             return True
         self._unwatch()  # from here on this method pumps and reads by itself
+        self._send_later()
         self._token += 1
         token = self._token
         self._enqueue(_pack(Flush(token)))
