@@ -28,11 +28,16 @@ class BadCapture(Exception):
 class CaptureRef:
     """Where a capture file is; `rel` (`YYYY-MM-DD/NNN_HHMMSS_x.json`) is its identity."""
 
-    path: Path
+    fspath: str
+    """The file's path as a string (cheaper than a Path for the many opens and stats)."""
     rel: str
     day: str
     number: int
     endpoint: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.fspath)
 
     @property
     def sort_key(self) -> tuple[str, int, str]:
@@ -50,7 +55,7 @@ def ref_for(root: Path, path: Path) -> CaptureRef | None:
     except OSError:
         return None
     return CaptureRef(
-        path=path,
+        fspath=str(path),
         rel=f"{path.parent.name}/{path.name}",
         day=path.parent.name,
         number=int(m.group(1)),
@@ -76,21 +81,22 @@ def iter_captures(root: Path, *, endpoint: str | None = None, since: str | None 
     """
     for day in day_folders(root, since=since, until=until):
         refs = []
+        folder = os.path.join(root, day)
         try:
-            entries = os.listdir(root / day)
+            entries = os.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
             continue
         for name in entries:
             m = CAPTURE_NAME.match(name)
             if not m or (endpoint is not None and m.group(3) != endpoint):
                 continue
-            refs.append(CaptureRef(path=root / day / name, rel=f"{day}/{name}", day=day,
+            refs.append(CaptureRef(fspath=os.path.join(folder, name), rel=f"{day}/{name}", day=day,
                                    number=int(m.group(1)), endpoint=m.group(3)))
         refs.sort(key=lambda r: r.sort_key)
         yield from refs
 
 
-def read_capture(path: Path, *, max_bytes: int = MAX_CAPTURE_BYTES) -> dict[str, Any]:
+def read_capture(path: str | Path, *, max_bytes: int = MAX_CAPTURE_BYTES) -> dict[str, Any]:
     """Parse one capture file, or raise BadCapture saying why it is unusable.
 
     FileNotFoundError passes through: a file that vanished is not bad.
@@ -98,7 +104,8 @@ def read_capture(path: Path, *, max_bytes: int = MAX_CAPTURE_BYTES) -> dict[str,
     return read_capture_sized(path, max_bytes=max_bytes)[0]
 
 
-def read_capture_sized(path: Path, *, max_bytes: int = MAX_CAPTURE_BYTES) -> tuple[dict[str, Any], int]:
+def read_capture_sized(path: str | Path, *, max_bytes: int = MAX_CAPTURE_BYTES
+                       ) -> tuple[dict[str, Any], int]:
     """`read_capture`, and the file's size. A good file costs one read and one json.loads."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size

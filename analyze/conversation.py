@@ -84,8 +84,13 @@ def project(doc: dict[str, Any]) -> str | None:
         system = " ".join(b.get("text", "") for b in system if isinstance(b, dict))
     if not isinstance(system, str):
         return None
-    m = _PROJECT.search(system)
-    return m.group(1).strip().rstrip(".,") or None if m else None
+    at = system.find("orking directory: ", 1)  # str.find is much faster than a regex here
+    while at != -1:
+        m = _PROJECT.match(system, at - 1)
+        if m:
+            return m.group(1).strip().rstrip(".,") or None
+        at = system.find("orking directory: ", at + 1)
+    return None
 
 
 def scope(doc: dict[str, Any], endpoint: str) -> str:

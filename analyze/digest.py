@@ -58,9 +58,8 @@ class Reduced:
     unended_mtime: float | None = None
     """Set when analysed without its response (its file's mtime then)."""
 
-    @property
-    def sendable(self) -> list[Item]:
-        return [i for i in self.items if i.text]
+    sendable: list[Item] = field(default_factory=list)
+    """The items with something to send (set by `reduce`)."""
 
 
 class SeenSet(Protocol):
@@ -93,30 +92,36 @@ def reduce(
     seen = seen_for(out.session_id)
     messages = [m for m in doc["request"].get("messages") or [] if isinstance(m, dict)]
     new: set[bytes] = set()
-    for role, block in _new_blocks(messages, response_message(doc), seen):
+    first = _message_key(messages[0]) if messages else b""
+    for role, block in _new_blocks(messages, response_message(doc), seen, first):
         out.blocks_total += 1
         h = block_hash(role, block)
         if h in seen or h in new:
             continue
         new.add(h)
         out.items.append(Item(hash=h, text=render(role, block, max_chars=max_chars)))
+    out.sendable = [i for i in out.items if i.text]
     if out.sendable:
         out.project = conversation.project(doc)  # only needed for what goes to the model
     # Only a capture read to the end changes what its session has seen.
     for h in new:
         seen.add(h)
     if messages:
-        seen.prefix = (len(messages), _prefix_key(messages, len(messages)))
+        seen.prefix = (len(messages), first + _message_key(messages[-1]))
     return out
 
 
 def _new_blocks(messages: list[dict[str, Any]], answer: dict[str, Any] | None,
-                seen: SeenSet) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(role, block) of the conversation past the known prefix, then of the answer."""
+                seen: SeenSet, first: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(role, block) of the conversation past the known prefix, then of the answer.
+
+    `first` is the key of the first message; the prefix is known when the
+    first and the n-th message are those the session saw last time.
+    """
     start = 0
     if seen.prefix is not None:
         n, key = seen.prefix
-        if 0 < n <= len(messages) and _prefix_key(messages, n) == key:
+        if 0 < n <= len(messages) and first + _message_key(messages[n - 1]) == key:
             start = n
     for message in messages[start:]:
         role = message.get("role")
@@ -126,15 +131,14 @@ def _new_blocks(messages: list[dict[str, Any]], answer: dict[str, Any] | None,
         yield from _content_blocks("assistant", answer.get("content"))
 
 
-def _prefix_key(messages: list[dict[str, Any]], n: int) -> bytes:
-    """Identifies the first and the n-th message, by the hashes of their blocks."""
-    key = hashlib.blake2b(digest_size=HASH_BYTES)
-    for message in (messages[0], messages[n - 1]):
-        role = str(message.get("role"))
-        key.update(role.encode())
-        for _, block in _content_blocks(role, message.get("content")):
-            key.update(block_hash(role, block))
-    return key.digest()
+def _message_key(message: dict[str, Any]) -> bytes:
+    """Identifies one message by the hashes of its blocks."""
+    h = hashlib.blake2b(digest_size=HASH_BYTES)
+    role = str(message.get("role"))
+    h.update(role.encode())
+    for _, block in _content_blocks(role, message.get("content")):
+        h.update(block_hash(role, block))
+    return h.digest()
 
 
 def _content_blocks(role: str, content: Any) -> Iterator[tuple[str, dict[str, Any]]]:

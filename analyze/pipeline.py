@@ -19,6 +19,7 @@ has waited `max_wait_s`.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -121,6 +122,8 @@ class Analyzer:
         self.done: set[str] = self.ledger.finished(include_failed=False)
         self.batch: list[digest.Reduced] = []
         self.batch_rels: set[str] = set()
+        self.sendable_count = 0
+        """Captures in the batch with something to send."""
         self.batch_since: float | None = None
         self.batch_pending: dict[str, _Known] = {}
         self.parked: dict[str, tuple[CaptureRef, float]] = {}
@@ -147,7 +150,7 @@ class Analyzer:
         if before is None:
             return False
         try:
-            return ref.path.stat().st_mtime != before
+            return os.stat(ref.fspath).st_mtime != before
         except OSError:
             return False
 
@@ -160,8 +163,8 @@ class Analyzer:
             return
         now = self.clock()
         try:
-            mtime = ref.path.stat().st_mtime
-            doc = read_capture(ref.path)
+            mtime = os.stat(ref.fspath).st_mtime
+            doc = read_capture(ref.fspath)
         except FileNotFoundError:
             self.parked.pop(ref.rel, None)
             return
@@ -190,8 +193,10 @@ class Analyzer:
         reduced.unended_mtime = None if ended else mtime
         self.batch.append(reduced)
         self.batch_rels.add(ref.rel)
-        if reduced.sendable and self.batch_since is None:
-            self.batch_since = now
+        if reduced.sendable:
+            self.sendable_count += 1
+            if self.batch_since is None:
+                self.batch_since = now
 
     def recheck_parked(self) -> None:
         """Offer parked captures whose wait is over.
@@ -222,10 +227,6 @@ class Analyzer:
 
     # -- when to flush -------------------------------------------------------------
 
-    @property
-    def sendable_count(self) -> int:
-        return sum(1 for r in self.batch if r.sendable)
-
     def batch_full(self) -> bool:
         return (self.sendable_count >= self.cfg.batch_size
                 or len(self.batch) >= self.cfg.batch_size * MAX_PARKED_PER_SEND)
@@ -251,7 +252,7 @@ class Analyzer:
     def flush(self) -> None:
         batch, self.batch = self.batch, []
         pending, self.batch_pending = self.batch_pending, {}
-        self.batch_rels, self.batch_since = set(), None
+        self.batch_rels, self.batch_since, self.sendable_count = set(), None, 0
         groups: dict[str, list[digest.Reduced]] = {}
         for reduced in batch:
             groups.setdefault(reduced.session_id, []).append(reduced)

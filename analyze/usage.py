@@ -268,7 +268,7 @@ class _Scan:
     def add_file(self, ref: CaptureRef) -> None:
         self.files += 1
         try:
-            doc, size = read_capture_sized(ref.path)
+            doc, size = read_capture_sized(ref.fspath)
             self.add_capture(doc, day=ref.day, endpoint=ref.endpoint, size=size)
         except FileNotFoundError:
             return  # vanished since the listing: not ours to count

@@ -12,7 +12,7 @@ MAIN_BODY = {"model": "m", "tools": [{"name": "Read"}], "system": "Working direc
 
 
 def ref(n=1, endpoint="messages"):
-    return CaptureRef(path=None, rel=f"2026-11-21/{n:03d}_120000_{endpoint}.json", day="2026-11-21",
+    return CaptureRef(fspath="", rel=f"2026-11-21/{n:03d}_120000_{endpoint}.json", day="2026-11-21",
                       number=n, endpoint=endpoint)
 
 
