@@ -385,16 +385,12 @@ class WriterProcess:
     def _answer(self, line: str) -> None:
         kind, _, text = line.partition(" ")
         try:
-            if kind == "ack":
-                self._acked = max(self._acked, int(text))
-            elif kind == "path" and self.on_path is not None:
-                xid, _, path = text.partition(" ")
-                self.on_path(int(xid), path)
-            elif kind == "log":
-                level, _, message = text.partition(" ")
-                logger.log(getattr(logging, level, logging.INFO), "%s", message)
+            _dispatch(kind, text, ack=self._ack, on_path=self.on_path)
         except ValueError:
             logger.warning("capture writer said something odd: %r", line[:200])
+
+    def _ack(self, token: int) -> None:
+        self._acked = max(self._acked, token)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Block until the child has handled everything sent so far (tests, shutdown)."""
@@ -435,14 +431,7 @@ class WriterThread:
         self._thread.start()
 
     def _emit(self, kind: str, text: str) -> None:
-        if kind == "ack":
-            self._acked.pop(int(text)).set()
-        elif kind == "path" and self.on_path is not None:
-            xid, _, path = text.partition(" ")
-            self.on_path(int(xid), path)
-        elif kind == "log":
-            level, _, message = text.partition(" ")
-            logger.log(getattr(logging, level, logging.INFO), "%s", message)
+        _dispatch(kind, text, ack=lambda token: self._acked.pop(token).set(), on_path=self.on_path)
 
     def _run(self) -> None:
         while (message := self._inbox.get()) is not None:
@@ -471,6 +460,19 @@ class WriterThread:
         self.flush(timeout)
         self._inbox.put(None)
         self._thread.join(timeout)
+
+
+def _dispatch(kind: str, text: str, *, ack: Callable[[int], None],
+              on_path: Callable[[int, str], None] | None) -> None:
+    """Act on one answer of a writer (see the module doc for the three kinds)."""
+    if kind == "ack":
+        ack(int(text))
+    elif kind == "path" and on_path is not None:
+        xid, _, path = text.partition(" ")
+        on_path(int(xid), path)
+    elif kind == "log":
+        level, _, message = text.partition(" ")
+        logger.log(getattr(logging, level, logging.INFO), "%s", message)
 
 
 def _lower_priority(pid: int) -> None:
