@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from analyze import usage
 from analyze.backends import SetupError, make_backend
+from analyze.captures import iter_captures
 from analyze.ledger import AlreadyRunning, Ledger
 from analyze.pipeline import Analyzer
 from analyze.store import MemoryStore
@@ -115,8 +116,6 @@ def cmd_status(cfg: Config, *, as_json: bool) -> int:
     ledger = Ledger.open_readonly(a.state_dir)
     counts = ledger.counts() if ledger else {"processed": 0, "quarantined": 0, "failed": 0}
     finished = ledger.finished() if ledger else set()
-    from analyze.captures import iter_captures
-
     pending = sum(1 for ref in iter_captures(cfg.capture.dir, endpoint="messages")
                   if ref.rel not in finished)
     store = MemoryStore(a.store).load()
