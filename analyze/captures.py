@@ -101,22 +101,26 @@ def read_capture(path: str | Path, *, max_bytes: int = MAX_CAPTURE_BYTES) -> dic
 
     FileNotFoundError passes through: a file that vanished is not bad.
     """
-    return read_capture_sized(path, max_bytes=max_bytes)[0]
+    return read_capture_stat(path, max_bytes=max_bytes)[0]
 
 
-def read_capture_sized(path: str | Path, *, max_bytes: int = MAX_CAPTURE_BYTES
-                       ) -> tuple[dict[str, Any], int]:
-    """`read_capture`, and the file's size. A good file costs one read and one json.loads."""
+def read_capture_stat(path: str | Path, *, max_bytes: int = MAX_CAPTURE_BYTES
+                      ) -> tuple[dict[str, Any], os.stat_result]:
+    """`read_capture`, and the file's stat (size, mtime) from the same open.
+
+    A good file costs one open, one read and one json.loads; only a bad one
+    is looked at more closely, to say why.
+    """
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size > max_bytes:
-            raise BadCapture(f"too large ({size:,} bytes; limit {max_bytes:,})")
+        st = os.fstat(f.fileno())
+        if st.st_size > max_bytes:
+            raise BadCapture(f"too large ({st.st_size:,} bytes; limit {max_bytes:,})")
         data = f.read()
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError) as e:
         raise BadCapture(_why_not_json(data, e)) from None
-    return check_shape(doc), len(data)
+    return check_shape(doc), st
 
 
 def _why_not_json(data: bytes, error: Exception) -> str:

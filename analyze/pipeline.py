@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from analyze import crashpoints, digest, store
 from analyze.backends.base import INSTRUCTIONS, Backend, BackendError, Extraction, user_message
-from analyze.captures import BadCapture, CaptureRef, has_ended, iter_captures, read_capture
+from analyze.captures import BadCapture, CaptureRef, has_ended, iter_captures, read_capture_stat
 from analyze.ledger import Call, Ledger, now
 from glass.config import Config
 
@@ -37,7 +37,7 @@ SETTLE_S = 10.0
 """A capture that does not parse is quarantined only once it has not changed for this long."""
 SESSION_CACHE = 64
 """Sessions whose seen-block hashes stay in memory."""
-MAX_PARKED_PER_SEND = 10
+MAX_BATCH_FACTOR = 10
 """Side calls and captures with nothing new may fill a batch up to this many times batch_size."""
 
 
@@ -163,12 +163,13 @@ class Analyzer:
             return
         now = self.clock()
         try:
-            mtime = os.stat(ref.fspath).st_mtime
-            doc = read_capture(ref.fspath)
+            doc, st = read_capture_stat(ref.fspath)
+            mtime = st.st_mtime
         except FileNotFoundError:
             self.parked.pop(ref.rel, None)
             return
         except BadCapture as e:
+            mtime = _mtime(ref.fspath)
             if now - mtime < SETTLE_S:  # maybe still being written in place (cp, rsync)
                 self.parked[ref.rel] = (ref, mtime + SETTLE_S)
                 return
@@ -229,7 +230,7 @@ class Analyzer:
 
     def batch_full(self) -> bool:
         return (self.sendable_count >= self.cfg.batch_size
-                or len(self.batch) >= self.cfg.batch_size * MAX_PARKED_PER_SEND)
+                or len(self.batch) >= self.cfg.batch_size * MAX_BATCH_FACTOR)
 
     def batch_due(self) -> bool:
         if not self.batch:
@@ -421,3 +422,10 @@ class Analyzer:
 
 def _unended(group: list[digest.Reduced]) -> dict[str, float]:
     return {r.ref.rel: r.unended_mtime for r in group if r.unended_mtime is not None}
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0

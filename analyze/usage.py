@@ -40,7 +40,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from analyze.captures import BadCapture, CaptureRef, iter_captures, read_capture_sized
+from analyze.captures import BadCapture, CaptureRef, iter_captures, read_capture_stat
 from analyze.conversation import model as model_of
 from analyze.conversation import scope as scope_of
 from analyze.conversation import session_id
@@ -268,8 +268,8 @@ class _Scan:
     def add_file(self, ref: CaptureRef) -> None:
         self.files += 1
         try:
-            doc, size = read_capture_sized(ref.fspath)
-            self.add_capture(doc, day=ref.day, endpoint=ref.endpoint, size=size)
+            doc, st = read_capture_stat(ref.fspath)
+            self.add_capture(doc, day=ref.day, endpoint=ref.endpoint, size=st.st_size)
         except FileNotFoundError:
             return  # vanished since the listing: not ours to count
         except BadCapture as e:

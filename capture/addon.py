@@ -168,13 +168,14 @@ class Capture:
     @_never_raise
     def request(self, flow: http.HTTPFlow) -> None:
         tee = self.request_tees.pop(flow.id, None)
-        if not self._wanted(flow):
+        host = self._wanted(flow)
+        if host is None:
             return
         req = flow.request
         snap = record.RequestSnapshot(
             started=req.timestamp_start or time.time(),
             method=req.method,
-            url=self._asked_url(flow),
+            url=self._asked_url(flow, host),
             headers=record.header_pairs(req.headers.fields),
             raw=tee.body() if tee else (req.raw_content or b""),
         )
@@ -228,16 +229,15 @@ class Capture:
         if exchange is not None:
             exchange.path = path
 
-    def _wanted(self, flow: http.HTTPFlow) -> bool:
+    def _wanted(self, flow: http.HTTPFlow) -> str | None:
+        """The configured host the client asked for, when this flow is to be captured."""
         req = flow.request
-        if req.method != "POST" or self.writer is None:
-            return False
-        if ANALYZER_HEADER in req.headers:
-            return False
-        if not self._asked_host(flow):
-            return False
+        if req.method != "POST" or self.writer is None or ANALYZER_HEADER in req.headers:
+            return None
         path = req.path.split("?", 1)[0]
-        return any(path.startswith(prefix) for prefix in self.paths)
+        if not any(path.startswith(prefix) for prefix in self.paths):
+            return None
+        return self._asked_host(flow)
 
     def _asked_host(self, flow: http.HTTPFlow) -> str | None:
         """The configured host the client asked for, if any.
@@ -251,9 +251,9 @@ class Capture:
                 return host.lower()
         return None
 
-    def _asked_url(self, flow: http.HTTPFlow) -> str:
+    @staticmethod
+    def _asked_url(flow: http.HTTPFlow, host: str) -> str:
         req = flow.request
-        host = self._asked_host(flow) or req.pretty_host
         if host == req.pretty_host.lower():
             return req.pretty_url
         default_port = 443 if req.scheme == "https" else 80

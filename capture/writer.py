@@ -276,10 +276,14 @@ class WriterProcess:
     # -- sending --------------------------------------------------------------------
 
     def send(self, message, *, skippable: bool = False) -> bool:
-        """Queue a message for the child and return at once; False if it was skipped."""
+        """Queue a message for the child and return at once; False if it was skipped.
+
+        A dead child is replaced before anything is written to it (once per
+        batch of messages); the addon also asks `ensure_running()` before an
+        exchange's end, to know whether to resend its request.
+        """
         if self.proc is None:
             return False
-        self.ensure_running()
         if skippable and self._out_bytes > MAX_BACKLOG_BYTES:
             self._skipped += 1
             if self._skipped == 1:
@@ -291,14 +295,16 @@ class WriterProcess:
             if len(self._later) == 1:
                 self._loop.call_soon(self._send_later)
             return True
+        self.ensure_running()
         self._enqueue(_pack(message))
         self._pump(block=True)
         return True
 
     def _send_later(self) -> None:
         later, self._later = self._later, []
-        if self.proc is None:
+        if self.proc is None or not later:
             return
+        self.ensure_running()
         for message in later:
             self._enqueue(_pack(message))
         self._pump(block=False)

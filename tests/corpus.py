@@ -3,13 +3,16 @@
 The corpus holds claude-trace records and raw streams (see its README.txt).
 `trace_pairs()` reads them; `to_capture()` converts one pair into the capture
 file format of README.md, the way the capture addon would have written it;
-`write_session()` lays a whole session out as a `captures/` tree.
+`write_session()` lays a whole session out as a `captures/` tree, and
+`write_sessions()` several, made old enough to count as ended.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -81,4 +84,17 @@ def write_session(
         target = day / name
         target.write_bytes(files.dumps(rec))
         written.append(target)
+    return written
+
+
+def write_sessions(root: Path, sessions: tuple[Path, ...] = (SESSION_64, SESSION_2X), *,
+                   age_s: float = 86_400) -> list[Path]:
+    """Several sessions as capture files, their mtimes `age_s` old (so the
+    request-only 2.x captures count as ended for the analyzer)."""
+    written = []
+    for number, path in enumerate(sessions):
+        written += write_session(root, path, start_number=1 + 100 * number)
+    old = time.time() - age_s
+    for p in written:
+        os.utime(p, (old, old))
     return written
