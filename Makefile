@@ -11,33 +11,44 @@ CONFIG ?= config.yaml
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.glass-installed
+TOOLS := .tools
+# uv installs the locked dependencies (uv.lock); it lives in its own venv under .tools/.
+UV := $(TOOLS)/uv/bin/uv
+UV_ENV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1
 # The Claude Code CLI the tests drive, installed into a git-ignored folder.
 CLAUDE_CODE_VERSION ?= 2.1.197
-TOOLS := .tools
 CLAUDE_CODE := $(TOOLS)/node_modules/.bin/claude
+HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
-.PHONY: install capture capture-web run-claude analyze analyze-once memories status usage \
-        test bench claude-cli clean help
+.PHONY: install lock check capture capture-web run-claude analyze analyze-once memories status usage \
+        search hooks test no-npm-note bench claude-cli clean help
 
 help:
 	@echo "make capture      start the capturing proxy (foreground)"
 	@echo "make run-claude   run Claude Code through it (second terminal)"
 	@echo "make capture-web  the same proxy with mitmproxy's web UI"
 	@echo "make analyze      turn captures into memories (watch mode); analyze-once: backlog only"
-	@echo "make memories     list memories; make status: analyzer state; make usage: token report"
-	@echo "make test         run the test suite; make bench: the benchmarks"
+	@echo "make memories     list memories; make search Q=...: ranked search; make status; make usage"
+	@echo "make hooks        recall memories into Claude Code sessions in DIR (default: here)"
+	@echo "make test         static checks and the test suite; make bench: the benchmarks"
+	@echo "make lock         re-resolve uv.lock after editing pyproject.toml (ARGS=--upgrade: newest versions)"
 
 install: $(STAMP)
 
-# (Re)create the venv when it is missing or was made by a Python older than 3.12.
-$(STAMP): pyproject.toml
-	@if ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
-	  py=$$(scripts/find-python) || exit 1; \
-	  echo "glass: creating $(VENV) with $$py"; \
-	  rm -rf $(VENV) && "$$py" -m venv $(VENV) || exit 1; \
-	fi
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+$(UV): scripts/uv-requirements.txt
+	@py=$$(scripts/find-python) || exit 1; \
+	  rm -rf $(TOOLS)/uv && "$$py" -m venv $(TOOLS)/uv && \
+	  $(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check --require-hashes -r scripts/uv-requirements.txt
+
+# Installs exactly what uv.lock says (never changes it); recreates the venv when its
+# Python is not the one scripts/find-python picks.
+$(STAMP): pyproject.toml uv.lock $(UV)
+	@py=$$(scripts/find-python) || exit 1; \
+	  $(UV_ENV) $(UV) sync --quiet --locked --all-extras --python "$$py"
 	@touch $@
+
+lock: $(UV)
+	@py=$$(scripts/find-python) || exit 1; $(UV_ENV) $(UV) lock --python "$$py" $(ARGS)
 
 capture: install
 	$(PY) -m capture --config "$(CONFIG)" proxy -- $(MITM_ARGS)
@@ -63,13 +74,23 @@ status: install
 usage: install
 	@$(PY) -m analyze --config "$(CONFIG)" usage $(ARGS)
 
-test: install
+# Static checks first (ruff, mypy, deptry: every import a declared dependency), then pytest.
+check: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/deptry .
+
+test: install check $(if $(HAVE_NPM),claude-cli,no-npm-note)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+no-npm-note:
+	@echo "glass: npm not found: the tests that drive the real Claude Code CLI need Node.js 18+ and npm (they fail with CI=true)"
 
 bench: install
 	$(PY) -m bench $(ARGS)
 
-# Installs the pinned Claude Code CLI for the end-to-end tests (.ci/run calls it).
+# Installs the pinned Claude Code CLI for the end-to-end tests (make test calls it).
 claude-cli: $(CLAUDE_CODE)
 
 $(CLAUDE_CODE):

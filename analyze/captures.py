@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CAPTURE_NAME = re.compile(r"^(\d{3,})_(\d{6})_([A-Za-z0-9_.-]+)\.json$")
+from glass.contract import CAPTURE_NAME, DAY_FOLDER
+
 MAX_CAPTURE_BYTES = 256 * 1024 * 1024
 """Bigger files are quarantined rather than read into memory."""
 
@@ -69,11 +68,14 @@ def day_folders(root: Path, *, since: str | None = None, until: str | None = Non
         names = [e.name for e in os.scandir(root) if DAY_FOLDER.match(e.name) and e.is_dir()]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(d for d in names if (since is None or d >= since) and (until is None or d <= until))
+    return sorted(
+        d for d in names if (since is None or d >= since) and (until is None or d <= until)
+    )
 
 
-def iter_captures(root: Path, *, endpoint: str | None = None, since: str | None = None,
-                  until: str | None = None) -> Iterator[CaptureRef]:
+def iter_captures(
+    root: Path, *, endpoint: str | None = None, since: str | None = None, until: str | None = None
+) -> Iterator[CaptureRef]:
     """Every capture file under `root`, oldest first (day folder, then NNN).
 
     Lists one day folder at a time, so memory follows the largest day, not
@@ -90,8 +92,15 @@ def iter_captures(root: Path, *, endpoint: str | None = None, since: str | None 
             m = CAPTURE_NAME.match(name)
             if not m or (endpoint is not None and m.group(3) != endpoint):
                 continue
-            refs.append(CaptureRef(fspath=os.path.join(folder, name), rel=f"{day}/{name}", day=day,
-                                   number=int(m.group(1)), endpoint=m.group(3)))
+            refs.append(
+                CaptureRef(
+                    fspath=os.path.join(folder, name),
+                    rel=f"{day}/{name}",
+                    day=day,
+                    number=int(m.group(1)),
+                    endpoint=m.group(3),
+                )
+            )
         refs.sort(key=lambda r: r.sort_key)
         yield from refs
 
@@ -104,8 +113,9 @@ def read_capture(path: str | Path, *, max_bytes: int = MAX_CAPTURE_BYTES) -> dic
     return read_capture_stat(path, max_bytes=max_bytes)[0]
 
 
-def read_capture_stat(path: str | Path, *, max_bytes: int = MAX_CAPTURE_BYTES
-                      ) -> tuple[dict[str, Any], os.stat_result]:
+def read_capture_stat(
+    path: str | Path, *, max_bytes: int = MAX_CAPTURE_BYTES
+) -> tuple[dict[str, Any], os.stat_result]:
     """`read_capture`, and the file's stat (size, mtime) from the same open.
 
     A good file costs one open, one read and one json.loads; only a bad one

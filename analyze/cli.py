@@ -1,10 +1,10 @@
 """Command line of the analyzer: `python -m analyze [--config PATH] [COMMAND]`.
 
-    python -m analyze                 watch: the backlog first, then new captures as they arrive
-    python -m analyze --once          process everything pending, then exit
-    python -m analyze status [--json] pending, processed, quarantined, failed; memories; spend
-    python -m analyze list [...]      the current memories
-    python -m analyze usage [...]     tokens and cost read off the captures
+python -m analyze                 watch: the backlog first, then new captures as they arrive
+python -m analyze --once          process everything pending, then exit
+python -m analyze status [--json] pending, processed, quarantined, failed; memories; spend
+python -m analyze list [...]      the current memories
+python -m analyze usage [...]     tokens and cost read off the captures
 """
 
 from __future__ import annotations
@@ -31,19 +31,28 @@ logger = logging.getLogger("glass.analyze")
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=argparse.SUPPRESS,
-                        help="config file (default: config.yaml)")
-    parser = argparse.ArgumentParser(prog="python -m analyze", parents=[common],
-                                     description="Glass analyzer: captures in, memories out.")
-    parser.add_argument("--once", action="store_true",
-                        help="process everything pending, then exit (default: keep watching)")
+    common.add_argument(
+        "--config", default=argparse.SUPPRESS, help="config file (default: config.yaml)"
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m analyze",
+        parents=[common],
+        description="Glass analyzer: captures in, memories out.",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="process everything pending, then exit (default: keep watching)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     status = sub.add_parser("status", parents=[common], help="what the analyzer has done")
     status.add_argument("--json", action="store_true", help="one JSON object")
 
     lst = sub.add_parser("list", parents=[common], help="the current memories")
-    lst.add_argument("--kind", choices=["preference", "decision", "convention", "error_fix", "fact"])
+    lst.add_argument(
+        "--kind", choices=["preference", "decision", "convention", "error_fix", "fact"]
+    )
     lst.add_argument("--session", help="only memories of this session (a prefix is enough)")
     lst.add_argument("--grep", metavar="TEXT", help="only memories whose text contains TEXT")
     lst.add_argument("--all", action="store_true", help="include superseded memories")
@@ -93,8 +102,11 @@ def cmd_run(cfg: Config, *, once: bool) -> int:
     finally:
         analyzer.close()
     parked = len(analyzer.parked)
-    print(f"glass analyze: {analyzer.stats.summary()}"
-          + (f"; {parked} still in flight, left pending" if parked else ""), file=sys.stderr)
+    print(
+        f"glass analyze: {analyzer.stats.summary()}"
+        + (f"; {parked} still in flight, left pending" if parked else ""),
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -116,8 +128,9 @@ def cmd_status(cfg: Config, *, as_json: bool) -> int:
     ledger = Ledger.open_readonly(a.state_dir)
     counts = ledger.counts() if ledger else {"processed": 0, "quarantined": 0, "failed": 0}
     finished = ledger.finished() if ledger else set()
-    pending = sum(1 for ref in iter_captures(cfg.capture.dir, endpoint="messages")
-                  if ref.rel not in finished)
+    pending = sum(
+        1 for ref in iter_captures(cfg.capture.dir, endpoint="messages") if ref.rel not in finished
+    )
     store = MemoryStore(a.store).load()
     calls = list(ledger.calls()) if ledger else []
     spend = usage.analyzer_spend(calls, cfg.usage.prices)
@@ -131,10 +144,14 @@ def cmd_status(cfg: Config, *, as_json: bool) -> int:
         **spend,
         "captures_dir": str(cfg.capture.dir),
         "store": str(a.store),
-        "quarantined_files": [{"capture": r, "reason": why} for r, why in
-                              (ledger.problems("quarantined") if ledger else [])],
-        "failed_files": [{"capture": r, "reason": why} for r, why in
-                         (ledger.problems("failed") if ledger else [])],
+        "quarantined_files": [
+            {"capture": r, "reason": why}
+            for r, why in (ledger.problems("quarantined") if ledger else [])
+        ],
+        "failed_files": [
+            {"capture": r, "reason": why}
+            for r, why in (ledger.problems("failed") if ledger else [])
+        ],
     }
     if ledger:
         ledger.close()
@@ -142,15 +159,27 @@ def cmd_status(cfg: Config, *, as_json: bool) -> int:
         print(json.dumps(report, ensure_ascii=False))
         return 0
     cost = report["cost_usd"]
-    print(f"captures   {report['pending']} pending, {report['processed']} processed, "
-          f"{report['quarantined']} quarantined, {report['failed']} failed  ({cfg.capture.dir})")
-    print(f"memories   {report['memories']} current ({report['memories_total']} stored)  ({a.store})")
-    print(f"spend      {report['calls']} calls, {report['input_tokens']:,} input + "
-          f"{report['cache_creation_input_tokens']:,} cache-write + "
-          f"{report['cache_read_input_tokens']:,} cache-read + {report['output_tokens']:,} output tokens, "
-          + (f"cost ? (no price for {', '.join(report['unpriced_models'])} in usage.prices)"
-             if cost is None else f"${cost:.4f}"))
-    for label, rows in (("quarantined", report["quarantined_files"]), ("failed", report["failed_files"])):
+    print(
+        f"captures   {report['pending']} pending, {report['processed']} processed, "
+        f"{report['quarantined']} quarantined, {report['failed']} failed  ({cfg.capture.dir})"
+    )
+    print(
+        f"memories   {report['memories']} current ({report['memories_total']} stored)  ({a.store})"
+    )
+    print(
+        f"spend      {report['calls']} calls, {report['input_tokens']:,} input + "
+        f"{report['cache_creation_input_tokens']:,} cache-write + "
+        f"{report['cache_read_input_tokens']:,} cache-read + {report['output_tokens']:,} output tokens, "
+        + (
+            f"cost ? (no price for {', '.join(report['unpriced_models'])} in usage.prices)"
+            if cost is None
+            else f"${cost:.4f}"
+        )
+    )
+    for label, rows in (
+        ("quarantined", report["quarantined_files"]),
+        ("failed", report["failed_files"]),
+    ):
         for row in rows[:10]:
             print(f"  {label}: {row['capture']}: {row['reason']}")
     return 0
@@ -161,7 +190,8 @@ def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
     memories = store.memories if args.all else store.current()
     needle = args.grep.casefold() if args.grep else None
     shown = [
-        m for m in memories
+        m
+        for m in memories
         if (args.kind is None or m.kind == args.kind)
         and (args.session is None or m.session_id.startswith(args.session))
         and (needle is None or needle in m.text.casefold())
@@ -171,12 +201,15 @@ def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
             print(json.dumps(m.to_json(), ensure_ascii=False))
         return 0
     if not shown:
-        print("no memories" + (" match" if memories else " yet: run `make analyze`"), file=sys.stderr)
+        print(
+            "no memories" + (" match" if memories else " yet: run `make analyze`"), file=sys.stderr
+        )
         return 0
     for m in shown:
         flag = " (superseded)" if m.id in store.superseded else ""
         print(f"{m.created_at[:10]}  {m.kind:<10}  {m.text}{flag}")
-        print(f"{'':12}{m.id}  session {m.session_id[:12]}  from {', '.join(m.sources[:3])}"
-              + (" …" if len(m.sources) > 3 else ""))
+        print(
+            f"{'':12}{m.id}  session {m.session_id[:12]}  from {', '.join(m.sources[:3])}"
+            + (" …" if len(m.sources) > 3 else "")
+        )
     return 0
-

@@ -127,8 +127,15 @@ def is_compaction(request: dict[str, Any]) -> bool:
     if not isinstance(last, dict) or last.get("role") != "user":
         return False
     content = last.get("content")
-    texts = [content] if isinstance(content, str) else [
-        b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text"]
+    texts = (
+        [content]
+        if isinstance(content, str)
+        else [
+            b.get("text", "")
+            for b in content or []
+            if isinstance(b, dict) and b.get("type") == "text"
+        ]
+    )
     return any(t.lstrip().startswith(COMPACT_PROMPT) for t in texts)
 
 

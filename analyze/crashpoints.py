@@ -14,9 +14,9 @@ _ARMED = os.environ.get("GLASS_CRASH_AT")
 
 
 def armed(name: str) -> bool:
-    return _ARMED == name
+    return name == _ARMED
 
 
 def crash_point(name: str) -> None:
-    if _ARMED == name:
+    if name == _ARMED:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from analyze import conversation
-from analyze.conversation import strip_reminders
 from analyze.captures import CaptureRef, response_message
+from analyze.conversation import strip_reminders
 
 HASH_BYTES = 16
 TEXT_LIMIT_FACTOR = 2
@@ -111,8 +111,9 @@ def reduce(
     return out
 
 
-def _new_blocks(messages: list[dict[str, Any]], answer: dict[str, Any] | None,
-                seen: SeenSet, first: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
+def _new_blocks(
+    messages: list[dict[str, Any]], answer: dict[str, Any] | None, seen: SeenSet, first: bytes
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """(role, block) of the conversation past the known prefix, then of the answer.
 
     `first` is the key of the first message; the prefix is known when the
@@ -166,8 +167,9 @@ def block_hash(role: str, block: dict[str, Any]) -> bytes:
         key = block.get("signature") or block.get("thinking", "")
     else:
         key = _canonical(block)
-    return hashlib.blake2b(f"{role}\x00{kind}\x00{key}".encode("utf-8", "surrogatepass"),
-                           digest_size=HASH_BYTES).digest()
+    return hashlib.blake2b(
+        f"{role}\x00{kind}\x00{key}".encode("utf-8", "surrogatepass"), digest_size=HASH_BYTES
+    ).digest()
 
 
 def _canonical(value: Any) -> str:
@@ -192,13 +194,18 @@ def render(role: str, block: dict[str, Any], *, max_chars: int) -> str:
         text = strip_reminders(block.get("text", ""))
         if not text or text.startswith(conversation.DERIVED_TEXT):
             return ""
-        limit = max_chars if text.startswith(conversation.FILE_CONTENT_TEXT) else max_chars * TEXT_LIMIT_FACTOR
+        limit = (
+            max_chars
+            if text.startswith(conversation.FILE_CONTENT_TEXT)
+            else max_chars * TEXT_LIMIT_FACTOR
+        )
         return f"{role.upper()}: {cut(text, limit)}"
     if kind in ("tool_use", "server_tool_use"):
         tool_input = block.get("input")
         per_string = max(200, max_chars // max(1, _long_strings(tool_input, 200)))
-        args = json.dumps(_cut_strings(tool_input, per_string), ensure_ascii=False,
-                          separators=(",", ":"))
+        args = json.dumps(
+            _cut_strings(tool_input, per_string), ensure_ascii=False, separators=(",", ":")
+        )
         return f"TOOL_USE {block.get('name', '?')} {args}"
     if kind == "tool_result":
         text = strip_reminders(_result_text(block.get("content")))

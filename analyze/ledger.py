@@ -115,7 +115,9 @@ class Ledger:
     def __init__(self, state_dir: Path, *, readonly: bool = False) -> None:
         self.path = state_dir / self.FILE
         if readonly:
-            self.db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+            self.db = sqlite3.connect(
+                f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None
+            )
             return
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None)
@@ -159,7 +161,11 @@ class Ledger:
 
     def finished(self, *, include_failed: bool = True) -> set[str]:
         """Captures not to process again (failed ones only retry at the next start)."""
-        states = ("processed", "quarantined", "failed") if include_failed else ("processed", "quarantined")
+        states = (
+            ("processed", "quarantined", "failed")
+            if include_failed
+            else ("processed", "quarantined")
+        )
         marks = ",".join("?" * len(states))
         rows = self.db.execute(f"SELECT rel FROM captures WHERE state IN ({marks})", states)
         return {rel for (rel,) in rows}
@@ -167,15 +173,22 @@ class Ledger:
     def revisable(self) -> dict[str, float]:
         """Captures processed without their response, by the file mtime they had."""
         rows = self.db.execute(
-            "SELECT rel, unended_mtime FROM captures WHERE unended_mtime IS NOT NULL")
+            "SELECT rel, unended_mtime FROM captures WHERE unended_mtime IS NOT NULL"
+        )
         return dict(rows)
 
     def state_of(self, rel: str) -> str | None:
         row = self.db.execute("SELECT state FROM captures WHERE rel = ?", (rel,)).fetchone()
         return row[0] if row else None
 
-    def mark(self, rels: Iterable[str], state: str, *, reason: str | None = None,
-             session_id: str | None = None) -> None:
+    def mark(
+        self,
+        rels: Iterable[str],
+        state: str,
+        *,
+        reason: str | None = None,
+        session_id: str | None = None,
+    ) -> None:
         with self._transaction():
             self._mark(rels, state, reason=reason, session_id=session_id)
 
@@ -206,13 +219,22 @@ class Ledger:
         rows = self.db.execute("SELECT hash FROM seen WHERE session_id = ?", (session_id,))
         return {h for (h,) in rows}
 
-    def commit_processed(self, rels: list[str], *, session_id: str, hashes: Iterable[bytes],
-                         unended: dict[str, float] | None = None, call: Call | None = None) -> None:
+    def commit_processed(
+        self,
+        rels: list[str],
+        *,
+        session_id: str,
+        hashes: Iterable[bytes],
+        unended: dict[str, float] | None = None,
+        call: Call | None = None,
+    ) -> None:
         """Captures done, their blocks seen, and the call that read them: one transaction."""
         self.commit_processed_many([(rels, session_id, hashes, unended or {})], call=call)
 
     def commit_processed_many(
-        self, groups: Iterable[tuple[list[str], str, Iterable[bytes], dict[str, float]]], *,
+        self,
+        groups: Iterable[tuple[list[str], str, Iterable[bytes], dict[str, float]]],
+        *,
         call: Call | None = None,
     ) -> None:
         """Several groups of captures that produced no memories, in one transaction."""
@@ -228,8 +250,10 @@ class Ledger:
             [(session_id, h) for h in hashes],
         )
         self._mark(rels, "processed", reason=None, session_id=session_id)
-        self.db.executemany("UPDATE captures SET unended_mtime = ? WHERE rel = ?",
-                            [(mtime, rel) for rel, mtime in unended.items()])
+        self.db.executemany(
+            "UPDATE captures SET unended_mtime = ? WHERE rel = ?",
+            [(mtime, rel) for rel, mtime in unended.items()],
+        )
 
     # -- the exactly-once commit (driven by analyze.store) ------------------------------
 
@@ -243,8 +267,14 @@ class Ledger:
                 self.db.execute(
                     "INSERT INTO pending_commit (id, offset, data, rels, session_id, hashes, unended)"
                     " VALUES (1, ?, ?, ?, ?, ?, ?)",
-                    (pending.offset, pending.data, json.dumps(pending.rels), pending.session_id,
-                     b"".join(pending.hashes), json.dumps(pending.unended)),
+                    (
+                        pending.offset,
+                        pending.data,
+                        json.dumps(pending.rels),
+                        pending.session_id,
+                        b"".join(pending.hashes),
+                        json.dumps(pending.unended),
+                    ),
                 )
         finally:
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -257,15 +287,22 @@ class Ledger:
             return None
         offset, data, rels, session, hashes, unended = row
         return PendingCommit(
-            offset=offset, data=bytes(data), rels=json.loads(rels), session_id=session,
+            offset=offset,
+            data=bytes(data),
+            rels=json.loads(rels),
+            session_id=session,
             hashes=[bytes(hashes[i : i + HASH_BYTES]) for i in range(0, len(hashes), HASH_BYTES)],
             unended=json.loads(unended),
         )
 
     def finish_commit(self, pending: PendingCommit) -> None:
         with self._transaction():
-            self._commit_processed(pending.rels, session_id=pending.session_id, hashes=pending.hashes,
-                                   unended=pending.unended)
+            self._commit_processed(
+                pending.rels,
+                session_id=pending.session_id,
+                hashes=pending.hashes,
+                unended=pending.unended,
+            )
             self.db.execute("DELETE FROM pending_commit WHERE id = 1")
 
     # -- spend -------------------------------------------------------------------
@@ -279,9 +316,18 @@ class Ledger:
             "INSERT INTO calls (at, backend, model, ok, input_tokens, cache_creation_input_tokens,"
             " cache_read_input_tokens, output_tokens, cost_usd, error)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (call.at, call.backend, call.model, int(call.ok), call.input_tokens,
-             call.cache_creation_input_tokens, call.cache_read_input_tokens, call.output_tokens,
-             call.cost_usd, call.error),
+            (
+                call.at,
+                call.backend,
+                call.model,
+                int(call.ok),
+                call.input_tokens,
+                call.cache_creation_input_tokens,
+                call.cache_read_input_tokens,
+                call.output_tokens,
+                call.cost_usd,
+                call.error,
+            ),
         )
 
     def calls(self) -> Iterator[Call]:
@@ -290,9 +336,18 @@ class Ledger:
             " cache_read_input_tokens, output_tokens, cost_usd, error FROM calls ORDER BY id"
         )
         for at, backend, model, ok, i, cw, cr, o, cost, error in rows:
-            yield Call(at=at, backend=backend, model=model, ok=bool(ok), input_tokens=i,
-                       cache_creation_input_tokens=cw, cache_read_input_tokens=cr,
-                       output_tokens=o, cost_usd=cost, error=error)
+            yield Call(
+                at=at,
+                backend=backend,
+                model=model,
+                ok=bool(ok),
+                input_tokens=i,
+                cache_creation_input_tokens=cw,
+                cache_read_input_tokens=cr,
+                output_tokens=o,
+                cost_usd=cost,
+                error=error,
+            )
 
 
 class _Transaction:

@@ -58,10 +58,12 @@ class Stats:
     """Bytes of everything sent to the model (instructions, known memories, digest)."""
 
     def summary(self) -> str:
-        return (f"{self.files} files ({self.processed} processed, {self.quarantined} quarantined, "
-                f"{self.failed} failed), {self.new_messages} new messages, {self.calls} calls, "
-                f"{self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens:,} "
-                f"input tokens, {self.output_tokens:,} output tokens, {self.memories} memories added")
+        return (
+            f"{self.files} files ({self.processed} processed, {self.quarantined} quarantined, "
+            f"{self.failed} failed), {self.new_messages} new messages, {self.calls} calls, "
+            f"{self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens:,} "
+            f"input tokens, {self.output_tokens:,} output tokens, {self.memories} memories added"
+        )
 
 
 @dataclass(kw_only=True)
@@ -103,8 +105,9 @@ class _Chunk:
 
 
 class Analyzer:
-    def __init__(self, cfg: Config, *, backend: Backend | None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, cfg: Config, *, backend: Backend | None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.cfg = cfg.analyze
         self.root = cfg.capture.dir
         self.backend = backend
@@ -185,8 +188,9 @@ class Analyzer:
             return
         self.parked.pop(ref.rel, None)
         try:
-            reduced = digest.reduce(ref, doc, seen_for=self._seen_view,
-                                    max_chars=self.cfg.max_tool_result_chars)
+            reduced = digest.reduce(
+                ref, doc, seen_for=self._seen_view, max_chars=self.cfg.max_tool_result_chars
+            )
         except (AttributeError, TypeError, KeyError, ValueError) as e:  # odd types deep inside
             self._finish([ref.rel], "quarantined", reason=f"wrong shape: {type(e).__name__}: {e}")
             logger.warning("quarantined %s: wrong shape: %s", ref.rel, e)
@@ -213,8 +217,9 @@ class Analyzer:
                 self.offer(ref)
 
     def _seen_view(self, session_id: str) -> _SessionSeen:
-        return _SessionSeen(self._committed_seen(session_id),
-                            self.batch_pending.setdefault(session_id, _Known()))
+        return _SessionSeen(
+            self._committed_seen(session_id), self.batch_pending.setdefault(session_id, _Known())
+        )
 
     def _committed_seen(self, session_id: str) -> _Known:
         seen = self._seen.get(session_id)
@@ -229,8 +234,10 @@ class Analyzer:
     # -- when to flush -------------------------------------------------------------
 
     def batch_full(self) -> bool:
-        return (self.sendable_count >= self.cfg.batch_size
-                or len(self.batch) >= self.cfg.batch_size * MAX_BATCH_FACTOR)
+        return (
+            self.sendable_count >= self.cfg.batch_size
+            or len(self.batch) >= self.cfg.batch_size * MAX_BATCH_FACTOR
+        )
 
     def batch_due(self) -> bool:
         if not self.batch:
@@ -280,8 +287,10 @@ class Analyzer:
         """Conversations with nothing new to send (side calls, repeats): one transaction."""
         if not groups:
             return
-        rows = [([r.ref.rel for r in g], sid, [i.hash for r in g for i in r.items], _unended(g))
-                for sid, g in groups.items()]
+        rows = [
+            ([r.ref.rel for r in g], sid, [i.hash for r in g for i in r.items], _unended(g))
+            for sid, g in groups.items()
+        ]
         self.ledger.commit_processed_many(rows)
         for rels, sid, hashes, _ in rows:
             self._committed(sid, rels, hashes, new_messages=0)
@@ -289,8 +298,9 @@ class Analyzer:
     def _flush_session(self, session_id: str, group: list[digest.Reduced]) -> bool:
         """Send one conversation's new blocks and commit; False when a call failed."""
         project = next((r.project for r in group if r.project), None)
-        known = self.store.known_for(project=project, session_id=session_id,
-                                     limit=self.cfg.known_memories)
+        known = self.store.known_for(
+            project=project, session_id=session_id, limit=self.cfg.known_memories
+        )
         queue = self._chunks(group, known_text=user_message("", known))
         while queue:
             chunk, chunk_rels, chunk_hashes = queue.pop(0)
@@ -301,27 +311,52 @@ class Analyzer:
                     queue[:0] = self._halves(chunk, chunk_rels, chunk_hashes)
                     continue
                 undone = chunk_rels + [rel for _, more, _ in queue for rel in more]
-                self._finish(undone, "failed", reason=f"{self.backend.name}: {e}", session_id=session_id)
-                logger.error("extraction failed for %d captures of session %s: %s",
-                             len(undone), session_id, e)
+                self._finish(
+                    undone, "failed", reason=f"{self.backend.name}: {e}", session_id=session_id
+                )
+                logger.error(
+                    "extraction failed for %d captures of session %s: %s",
+                    len(undone),
+                    session_id,
+                    e,
+                )
                 return False
             crashpoints.crash_point("after_call")
             memories = self.store.new_memories(
-                extraction.memories, session_id=session_id, project=project,
-                sources=chunk.sources, model=extraction.model,
+                extraction.memories,
+                session_id=session_id,
+                project=project,
+                sources=chunk.sources,
+                model=extraction.model,
             )
-            call = self._call(ok=True, usage=extraction.usage, model=extraction.model,
-                              cost_usd=extraction.cost_usd)
-            store.commit(self.ledger, self.store, rels=chunk_rels, session_id=session_id,
-                         hashes=chunk_hashes, memories=memories, call=call,
-                         unended={rel: m for rel, m in _unended(group).items() if rel in chunk_rels})
+            call = self._call(
+                ok=True,
+                usage=extraction.usage,
+                model=extraction.model,
+                cost_usd=extraction.cost_usd,
+            )
+            store.commit(
+                self.ledger,
+                self.store,
+                rels=chunk_rels,
+                session_id=session_id,
+                hashes=chunk_hashes,
+                memories=memories,
+                call=call,
+                unended={rel: m for rel, m in _unended(group).items() if rel in chunk_rels},
+            )
             self.stats.memories += len(memories)
-            self._committed(session_id, chunk_rels, chunk_hashes,
-                            new_messages=sum(1 for line in chunk.lines if not line.startswith("### ")))
+            self._committed(
+                session_id,
+                chunk_rels,
+                chunk_hashes,
+                new_messages=sum(1 for line in chunk.lines if not line.startswith("### ")),
+            )
         return True
 
-    def _chunks(self, group: list[digest.Reduced], *, known_text: str
-                ) -> list[tuple[_Chunk, list[str], list[bytes]]]:
+    def _chunks(
+        self, group: list[digest.Reduced], *, known_text: str
+    ) -> list[tuple[_Chunk, list[str], list[bytes]]]:
         """Cut a conversation's new blocks into calls that fit the token budget.
 
         A capture is committed with the chunk holding its last block, with all
@@ -334,7 +369,9 @@ class Analyzer:
         for reduced in group:
             rel = reduced.ref.rel
             for i, text in enumerate(item.text for item in reduced.sendable):
-                header = None if rel in chunk.sources else f"### {rel}" + (" (continued)" if i else "")
+                header = (
+                    None if rel in chunk.sources else f"### {rel}" + (" (continued)" if i else "")
+                )
                 cost = digest.estimate_tokens(text) + 1
                 if header:
                     cost += digest.estimate_tokens(header) + 1
@@ -354,8 +391,9 @@ class Analyzer:
         return out
 
     @staticmethod
-    def _halves(chunk: _Chunk, rels: list[str], hashes: list[bytes]
-                ) -> list[tuple[_Chunk, list[str], list[bytes]]]:
+    def _halves(
+        chunk: _Chunk, rels: list[str], hashes: list[bytes]
+    ) -> list[tuple[_Chunk, list[str], list[bytes]]]:
         """Split a chunk the API found too large; its captures commit with the second half.
 
         Each half holds at least one block (the caller checks there are two);
@@ -369,7 +407,11 @@ class Analyzer:
             second_lines.insert(0, header.removesuffix(" (continued)") + " (continued)")
         return [
             (_Chunk(lines=first_lines, sources=chunk.sources, tokens=chunk.tokens // 2), [], []),
-            (_Chunk(lines=second_lines, sources=chunk.sources, tokens=chunk.tokens // 2), rels, hashes),
+            (
+                _Chunk(lines=second_lines, sources=chunk.sources, tokens=chunk.tokens // 2),
+                rels,
+                hashes,
+            ),
         ]
 
     def _extract(self, chunk: _Chunk, known) -> Extraction:
@@ -380,29 +422,43 @@ class Analyzer:
         try:
             return self.backend.extract(digest=text, known=known)
         except BackendError as e:
-            self.ledger.record_call(self._call(ok=False, usage=e.usage, model=self.backend.model,
-                                               error=str(e)))
+            self.ledger.record_call(
+                self._call(ok=False, usage=e.usage, model=self.backend.model, error=str(e))
+            )
             raise
 
-    def _call(self, *, ok: bool, usage, model: str, cost_usd: float | None = None,
-              error: str | None = None) -> Call:
+    def _call(
+        self,
+        *,
+        ok: bool,
+        usage,
+        model: str,
+        cost_usd: float | None = None,
+        error: str | None = None,
+    ) -> Call:
         """The ledger row of an extraction call (a successful one is committed with its results)."""
         self.stats.input_tokens += usage.input_tokens
         self.stats.cache_creation_input_tokens += usage.cache_creation_input_tokens
         self.stats.cache_read_input_tokens += usage.cache_read_input_tokens
         self.stats.output_tokens += usage.output_tokens
         return Call(
-            at=now(), backend=self.backend.name, model=model, ok=ok,
+            at=now(),
+            backend=self.backend.name,
+            model=model,
+            ok=ok,
             input_tokens=usage.input_tokens,
             cache_creation_input_tokens=usage.cache_creation_input_tokens,
             cache_read_input_tokens=usage.cache_read_input_tokens,
-            output_tokens=usage.output_tokens, cost_usd=cost_usd, error=error,
+            output_tokens=usage.output_tokens,
+            cost_usd=cost_usd,
+            error=error,
         )
 
     # -- bookkeeping ----------------------------------------------------------------
 
-    def _committed(self, session_id: str, rels: list[str], hashes: list[bytes], *,
-                   new_messages: int) -> None:
+    def _committed(
+        self, session_id: str, rels: list[str], hashes: list[bytes], *, new_messages: int
+    ) -> None:
         if hashes:
             self._committed_seen(session_id).hashes.update(hashes)
         self.done.update(rels)
@@ -410,8 +466,9 @@ class Analyzer:
         self.stats.processed += len(rels)
         self.stats.new_messages += new_messages
 
-    def _finish(self, rels: list[str], state: str, *, reason: str,
-                session_id: str | None = None) -> None:
+    def _finish(
+        self, rels: list[str], state: str, *, reason: str, session_id: str | None = None
+    ) -> None:
         if not rels:
             return
         self.ledger.mark(rels, state, reason=reason, session_id=session_id)

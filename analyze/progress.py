@@ -8,8 +8,15 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total: int, *, label: str, stream: TextIO | None = None,
-                 enabled: bool | None = None, min_interval_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        label: str,
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        min_interval_s: float = 0.1,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.total = max(total, 0)

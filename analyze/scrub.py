@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import re
 
-REDACTED = "[REDACTED]"
+from glass.contract import REDACTED
 
 _VALUE = r"(?:\"[^\"]*\"|'[^']*'|[^\s,;]+)"
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # PEM private keys, whole block
-    (re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
-                re.DOTALL), REDACTED),
+    (
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+            re.DOTALL,
+        ),
+        REDACTED,
+    ),
     # Anthropic (sk-ant-api03-…, sk-ant-oat01-…) before the generic OpenAI shape
     (re.compile(r"\bsk-ant-[A-Za-z0-9_-]{8,}"), REDACTED),
     # OpenAI: sk-…, sk-proj-…, sk-svcacct-…
@@ -38,11 +43,20 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # user:password@ in URLs (postgres://app:hunter2@db/...)
     (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@"), rf"\1{REDACTED}@"),
     # password = anything; key/secret/token = something long
-    (re.compile(rf"(?i)((?<![a-z0-9])(?:password|passwd|pwd)(?![a-z0-9])[\"']?\s*[=:]\s*){_VALUE}"),
-     rf"\1{REDACTED}"),
-    (re.compile(r"(?i)((?<![a-z0-9])(?:aws_secret_access_key|aws_session_token|api[_-]?key|secret|"
-                r"client[_-]?secret|access[_-]?key|token)(?![a-z0-9])[\"']?\s*[=:]\s*)"
-                r"[\"']?[A-Za-z0-9_/+=.-]{16,}[\"']?"), rf"\1{REDACTED}"),
+    (
+        re.compile(
+            rf"(?i)((?<![a-z0-9])(?:password|passwd|pwd)(?![a-z0-9])[\"']?\s*[=:]\s*){_VALUE}"
+        ),
+        rf"\1{REDACTED}",
+    ),
+    (
+        re.compile(
+            r"(?i)((?<![a-z0-9])(?:aws_secret_access_key|aws_session_token|api[_-]?key|secret|"
+            r"client[_-]?secret|access[_-]?key|token)(?![a-z0-9])[\"']?\s*[=:]\s*)"
+            r"[\"']?[A-Za-z0-9_/+=.-]{16,}[\"']?"
+        ),
+        rf"\1{REDACTED}",
+    ),
 ]
 
 

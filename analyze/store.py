@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyze.backends.base import Candidate, KnownMemory
 from analyze import crashpoints
+from analyze.backends.base import Candidate, KnownMemory
 from analyze.ledger import Call, Ledger, PendingCommit, now
 from analyze.scrub import scrub
 
@@ -71,8 +71,13 @@ class Memory:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": self.id, "text": self.text, "kind": self.kind, "created_at": self.created_at,
-            "session_id": self.session_id, "project": self.project, "sources": list(self.sources),
+            "id": self.id,
+            "text": self.text,
+            "kind": self.kind,
+            "created_at": self.created_at,
+            "session_id": self.session_id,
+            "project": self.project,
+            "sources": list(self.sources),
             "model": self.model,
         }
         if self.supersedes:
@@ -82,9 +87,14 @@ class Memory:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Memory:
         return cls(
-            id=d["id"], text=d["text"], kind=d["kind"], created_at=d.get("created_at", ""),
-            session_id=d.get("session_id", ""), sources=tuple(d.get("sources") or ()),
-            model=d.get("model", ""), project=d.get("project"),
+            id=d["id"],
+            text=d["text"],
+            kind=d["kind"],
+            created_at=d.get("created_at", ""),
+            session_id=d.get("session_id", ""),
+            sources=tuple(d.get("sources") or ()),
+            model=d.get("model", ""),
+            project=d.get("project"),
             supersedes=tuple(d.get("supersedes") or ()),
         )
 
@@ -138,8 +148,13 @@ class MemoryStore:
         return out
 
     def new_memories(
-        self, candidates: Sequence[Candidate], *, session_id: str, project: str | None,
-        sources: Sequence[str], model: str,
+        self,
+        candidates: Sequence[Candidate],
+        *,
+        session_id: str,
+        project: str | None,
+        sources: Sequence[str],
+        model: str,
     ) -> list[Memory]:
         """Scrubbed, deduplicated memories for candidates the model proposed."""
         out: list[Memory] = []
@@ -151,11 +166,19 @@ class MemoryStore:
             if mid in taken or not normalize(text):
                 continue
             taken.add(mid)
-            out.append(Memory(
-                id=mid, text=text, kind=c.kind, created_at=created, session_id=session_id,
-                project=project, sources=tuple(sources), model=model,
-                supersedes=tuple(s for s in c.supersedes if s in self.ids and s != mid),
-            ))
+            out.append(
+                Memory(
+                    id=mid,
+                    text=text,
+                    kind=c.kind,
+                    created_at=created,
+                    session_id=session_id,
+                    project=project,
+                    sources=tuple(sources),
+                    model=model,
+                    supersedes=tuple(s for s in c.supersedes if s in self.ids and s != mid),
+                )
+            )
         return out
 
     # -- low-level writing (driven by commit/recover) ------------------------------
@@ -183,7 +206,7 @@ class MemoryStore:
             os.lseek(fd, offset, os.SEEK_SET)
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -196,22 +219,38 @@ def encode(memories: Iterable[Memory]) -> bytes:
     )
 
 
-def commit(ledger: Ledger, store: MemoryStore, *, rels: list[str], session_id: str,
-           hashes: list[bytes], memories: list[Memory], unended: dict[str, float] | None = None,
-           call: Call | None = None) -> None:
+def commit(
+    ledger: Ledger,
+    store: MemoryStore,
+    *,
+    rels: list[str],
+    session_id: str,
+    hashes: list[bytes],
+    memories: list[Memory],
+    unended: dict[str, float] | None = None,
+    call: Call | None = None,
+) -> None:
     """Append `memories` and mark `rels` processed, exactly once (see module doc).
 
     `call`, the extraction call that produced them, is recorded in the same
     ledger transaction as the pending commit.
     """
     if not memories:
-        ledger.commit_processed(rels, session_id=session_id, hashes=hashes, unended=unended, call=call)
+        ledger.commit_processed(
+            rels, session_id=session_id, hashes=hashes, unended=unended, call=call
+        )
         return
     data = encode(memories)
     if not store.ends_with_newline():  # a line someone else left unfinished
         data = b"\n" + data
-    pending = PendingCommit(offset=store.size(), data=data, rels=rels, session_id=session_id,
-                            hashes=hashes, unended=unended or {})
+    pending = PendingCommit(
+        offset=store.size(),
+        data=data,
+        rels=rels,
+        session_id=session_id,
+        hashes=hashes,
+        unended=unended or {},
+    )
     ledger.begin_commit(pending, call=call)
     crashpoints.crash_point("after_begin_commit")
     if crashpoints.armed("torn_append"):  # a kill in the middle of the write

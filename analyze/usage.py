@@ -98,8 +98,12 @@ class Row:
 
     @property
     def tokens(self) -> int:
-        return (self.input_tokens + self.cache_creation_input_tokens
-                + self.cache_read_input_tokens + self.output_tokens)
+        return (
+            self.input_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
+            + self.output_tokens
+        )
 
     def add(self, other: Row) -> None:
         self.requests += other.requests
@@ -167,12 +171,23 @@ def find_price(model: str, prices: Mapping[str, Price]) -> Price | None:
     return None
 
 
-def cost_usd(price: Price, *, input_tokens: int, cache_write_5m: int, cache_write_1h: int,
-             cache_read: int, output_tokens: int) -> float:
+def cost_usd(
+    price: Price,
+    *,
+    input_tokens: int,
+    cache_write_5m: int,
+    cache_write_1h: int,
+    cache_read: int,
+    output_tokens: int,
+) -> float:
     """Dollars for these tokens at `price` (dollars per million tokens)."""
-    return (input_tokens * price.input + cache_write_5m * price.cache_write_5m
-            + cache_write_1h * price.cache_write_1h + cache_read * price.cache_read
-            + output_tokens * price.output) / 1e6
+    return (
+        input_tokens * price.input
+        + cache_write_5m * price.cache_write_5m
+        + cache_write_1h * price.cache_write_1h
+        + cache_read * price.cache_read
+        + output_tokens * price.output
+    ) / 1e6
 
 
 class _Pricer:
@@ -190,7 +205,9 @@ class _Pricer:
             self.cache[model] = find_price(model, self.prices)
         return self.cache[model]
 
-    def charge(self, row: Row, model: str | None, *, i: int, cw: int, cw1h: int, cr: int, o: int) -> None:
+    def charge(
+        self, row: Row, model: str | None, *, i: int, cw: int, cw1h: int, cr: int, o: int
+    ) -> None:
         """Add the cost of one request to `row`, or mark it unpriced."""
         if not (i or cw or cr or o):
             return  # nothing billed: no price needed
@@ -199,8 +216,14 @@ class _Pricer:
             row.unpriced += 1
             self.missing.add(model or UNKNOWN_MODEL)
             return
-        row.priced_usd += cost_usd(price, input_tokens=i, cache_write_5m=cw - cw1h,
-                                   cache_write_1h=cw1h, cache_read=cr, output_tokens=o)
+        row.priced_usd += cost_usd(
+            price,
+            input_tokens=i,
+            cache_write_5m=cw - cw1h,
+            cache_write_1h=cw1h,
+            cache_read=cr,
+            output_tokens=o,
+        )
 
 
 # -- reading captures ----------------------------------------------------------------
@@ -217,8 +240,9 @@ def _int(value: Any) -> int:
     return value if type(value) is int and value > 0 else 0
 
 
-def _incomplete(doc: dict[str, Any], response: dict[str, Any] | None, body: Any,
-                usage: Any, endpoint: str) -> str | None:
+def _incomplete(
+    doc: dict[str, Any], response: dict[str, Any] | None, body: Any, usage: Any, endpoint: str
+) -> str | None:
     """Why this exchange has no full usage, or None when it has one."""
     if "error" in doc:
         return "error"
@@ -283,7 +307,9 @@ class _Scan:
         body = response.get("body") if response is not None else None
         usage = body.get("usage") if isinstance(body, dict) else None
         message_id = body.get("id") if isinstance(body, dict) else None
-        identity = message_id if isinstance(message_id, str) and message_id else (doc["captured_at"], size)
+        identity = (
+            message_id if isinstance(message_id, str) and message_id else (doc["captured_at"], size)
+        )
         if identity in self.seen:
             self.duplicates += 1
             return
@@ -357,13 +383,23 @@ def analyzer_spend(calls: Iterable[Call], prices: Mapping[str, Price]) -> dict[s
     for call in calls:
         scan.add_call(call)
     total = _total(scan.rows.values()).to_json()
-    spend = {k: total[k] for k in ("input_tokens", "cache_creation_input_tokens",
-                                   "cache_read_input_tokens", "output_tokens", "cost_usd")}
+    spend = {
+        k: total[k]
+        for k in (
+            "input_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+            "output_tokens",
+            "cost_usd",
+        )
+    }
     spend["unpriced_models"] = sorted(scan.pricer.missing)
     return spend
 
 
-def _add_ledger(scan: _Scan, state_dir: Path, *, since: str | None, until: str | None) -> str | None:
+def _add_ledger(
+    scan: _Scan, state_dir: Path, *, since: str | None, until: str | None
+) -> str | None:
     """Add the analyzer's calls in range; a problem message instead of a traceback."""
     try:
         ledger = Ledger.open_readonly(state_dir)
@@ -420,15 +456,24 @@ def build_report(
     ledger_problem = _add_ledger(scan, state_dir, since=since, until=until) if state_dir else None
     rows = _sorted_rows(scan.rows.values(), by=by)
     return Report(
-        by=by, rows=rows, total=_total(rows), captures_dir=captures_dir,
-        captures_found=captures_dir.is_dir(), files=scan.files, bad=scan.bad,
-        bad_examples=scan.bad_examples, duplicates=scan.duplicates, incomplete=scan.incomplete,
-        unpriced_models=sorted(pricer.missing), ledger_problem=ledger_problem,
+        by=by,
+        rows=rows,
+        total=_total(rows),
+        captures_dir=captures_dir,
+        captures_found=captures_dir.is_dir(),
+        files=scan.files,
+        bad=scan.bad,
+        bad_examples=scan.bad_examples,
+        duplicates=scan.duplicates,
+        incomplete=scan.incomplete,
+        unpriced_models=sorted(pricer.missing),
+        ledger_problem=ledger_problem,
     )
 
 
-def _progress_bar(root: Path, since: str | None, until: str | None,
-                  stream: TextIO | None) -> Progress | None:
+def _progress_bar(
+    root: Path, since: str | None, until: str | None, stream: TextIO | None
+) -> Progress | None:
     if stream is None or not stream.isatty():
         return None
     total = _count_files(root, since, until)
@@ -479,9 +524,15 @@ def _money(row: Row) -> str:
 
 def _cells(row: Row) -> list[str]:
     return [
-        row.key, row.scope, f"{row.requests:,}", f"{row.input_tokens:,}",
-        f"{row.cache_creation_input_tokens:,}", f"{row.cache_read_input_tokens:,}",
-        f"{row.output_tokens:,}", _money(row), f"{row.incomplete:,}" if row.incomplete else "",
+        row.key,
+        row.scope,
+        f"{row.requests:,}",
+        f"{row.input_tokens:,}",
+        f"{row.cache_creation_input_tokens:,}",
+        f"{row.cache_read_input_tokens:,}",
+        f"{row.output_tokens:,}",
+        _money(row),
+        f"{row.incomplete:,}" if row.incomplete else "",
     ]
 
 
@@ -514,13 +565,19 @@ def footer(report: Report) -> list[str]:
     lines = []
     if report.incomplete:
         n = sum(report.incomplete.values())
-        named = sorted(((REASONS.get(reason, reason), count) for reason, count in report.incomplete.items()),
-                       key=lambda item: (-item[1], item[0].lower()))
+        named = sorted(
+            ((REASONS.get(reason, reason), count) for reason, count in report.incomplete.items()),
+            key=lambda item: (-item[1], item[0].lower()),
+        )
         parts = ", ".join(f"{count} {label}" for label, count in named)
-        lines.append(f"incomplete: {n} request{'s' if n != 1 else ''} ({parts});"
-                     " their tokens are what arrived")
+        lines.append(
+            f"incomplete: {n} request{'s' if n != 1 else ''} ({parts});"
+            " their tokens are what arrived"
+        )
     if report.duplicates:
-        lines.append(f"duplicates: {report.duplicates} capture(s) of a response already counted, skipped")
+        lines.append(
+            f"duplicates: {report.duplicates} capture(s) of a response already counted, skipped"
+        )
     return lines
 
 
@@ -528,15 +585,22 @@ def notes(report: Report, *, config_name: str = "config.yaml") -> list[str]:
     """Warnings for stderr: missing captures, bad files, unpriced models, ledger trouble."""
     lines = []
     if not report.captures_found:
-        lines.append(f"note: no captures folder at {report.captures_dir} (capture.dir in {config_name});"
-                     " run `make capture` and `make run-claude` to record some")
+        lines.append(
+            f"note: no captures folder at {report.captures_dir} (capture.dir in {config_name});"
+            " run `make capture` and `make run-claude` to record some"
+        )
     if report.bad:
-        lines.append(f"warning: skipped {report.bad} unreadable capture file{'s' if report.bad != 1 else ''}"
-                     f" in {report.captures_dir}: " + "; ".join(report.bad_examples)
-                     + ("; ..." if report.bad > len(report.bad_examples) else ""))
+        lines.append(
+            f"warning: skipped {report.bad} unreadable capture file{'s' if report.bad != 1 else ''}"
+            f" in {report.captures_dir}: "
+            + "; ".join(report.bad_examples)
+            + ("; ..." if report.bad > len(report.bad_examples) else "")
+        )
     if report.unpriced_models:
-        lines.append(f"warning: no price for {', '.join(report.unpriced_models)} in usage.prices"
-                     f" ({config_name}); their cost shows as ?")
+        lines.append(
+            f"warning: no price for {', '.join(report.unpriced_models)} in usage.prices"
+            f" ({config_name}); their cost shows as ?"
+        )
     if report.ledger_problem:
         lines.append(f"warning: {report.ledger_problem}")
     return lines
@@ -548,10 +612,15 @@ def notes(report: Report, *, config_name: str = "config.yaml") -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="YYYY-MM-DD", help="first day to include (local date)")
     parser.add_argument("--until", metavar="YYYY-MM-DD", help="last day to include (local date)")
-    parser.add_argument("--by", choices=BY_CHOICES, default="day",
-                        help="one row per day (default), model or session, per scope")
-    parser.add_argument("--json", action="store_true",
-                        help="one JSON object per row and line, for jq")
+    parser.add_argument(
+        "--by",
+        choices=BY_CHOICES,
+        default="day",
+        help="one row per day (default), model or session, per scope",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object per row and line, for jq"
+    )
 
 
 def parse_day(value: str | None, *, option: str) -> str | None:
@@ -578,8 +647,13 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         print(f"error: --since {since} is after --until {until}", file=sys.stderr)
         return 2
     report = build_report(
-        captures_dir=cfg.capture.dir, prices=cfg.usage.prices, by=getattr(args, "by", "day"),
-        since=since, until=until, state_dir=cfg.analyze.state_dir, progress=sys.stderr,
+        captures_dir=cfg.capture.dir,
+        prices=cfg.usage.prices,
+        by=getattr(args, "by", "day"),
+        since=since,
+        until=until,
+        state_dir=cfg.analyze.state_dir,
+        progress=sys.stderr,
     )
     config_name = str(cfg.path) if cfg.path is not None else "config.yaml"
     try:

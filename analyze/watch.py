@@ -83,8 +83,9 @@ def make_observer(kind: str):
     return PollingObserver(timeout=POLL_S) if kind == "polling" else Observer()
 
 
-def watch(analyzer: Analyzer, *, observer_kind: str, stop: threading.Event,
-          progress: bool | None = None) -> None:
+def watch(
+    analyzer: Analyzer, *, observer_kind: str, stop: threading.Event, progress: bool | None = None
+) -> None:
     root = analyzer.root
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     inbox: queue.SimpleQueue = queue.SimpleQueue()

@@ -51,8 +51,12 @@ class Result:
         if not m:
             raise ValueError(f"{self.name}: goal {self.goal!r} is not like '>= 0.95' or '<= 0.05'")
         op, bound = m.group(1), float(m.group(2))
-        return {"<=": self.ratio <= bound, ">=": self.ratio >= bound,
-                "<": self.ratio < bound, ">": self.ratio > bound}[op]
+        return {
+            "<=": self.ratio <= bound,
+            ">=": self.ratio >= bound,
+            "<": self.ratio < bound,
+            ">": self.ratio > bound,
+        }[op]
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -66,6 +70,10 @@ class Result:
         if isinstance(obj, cls):
             return obj
         if isinstance(obj, dict):
-            return cls(name=str(obj["name"]), ratio=obj.get("ratio"), goal=obj.get("goal"),
-                       detail=str(obj.get("detail", "")))
+            return cls(
+                name=str(obj["name"]),
+                ratio=obj.get("ratio"),
+                goal=obj.get("goal"),
+                detail=str(obj.get("detail", "")),
+            )
         raise TypeError(f"a benchmark returned {type(obj).__name__}, expected Result or dict")

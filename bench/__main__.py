@@ -32,11 +32,19 @@ RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", metavar="name",
-                        help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
-    parser.add_argument("--quick", action="store_true", help="small and fast: a smoke test, not a measurement")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="name",
+        help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small and fast: a smoke test, not a measurement"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
-    parser.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default: {RESULTS})")
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help=f"JSON results (default: {RESULTS})"
+    )
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
@@ -47,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     runs = []
     for name in names:
-        print(f"bench: running {name}{' (quick)' if args.quick else ''} ...", file=sys.stderr, flush=True)
+        print(
+            f"bench: running {name}{' (quick)' if args.quick else ''} ...",
+            file=sys.stderr,
+            flush=True,
+        )
         t0 = time.monotonic()
         try:
             module = importlib.import_module(BENCHMARKS[name])
@@ -55,7 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:
             traceback.print_exc()
             failures.append(f"{name}: {type(e).__name__}: {e}")
-            got = [Result(name=f"{name}: FAILED", ratio=None, goal="n/a", detail=f"{type(e).__name__}: {e}")]
+            got = [
+                Result(
+                    name=f"{name}: FAILED",
+                    ratio=None,
+                    goal="n/a",
+                    detail=f"{type(e).__name__}: {e}",
+                )
+            ]
         runs.append({"benchmark": name, "seconds": round(time.monotonic() - t0, 1)})
         results.extend(got)
 
@@ -79,8 +98,13 @@ def table(results: list[Result]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = []
     for row in rows:
-        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2]),
-                 row[3].ljust(widths[3]), row[4]]
+        cells = [
+            row[0].ljust(widths[0]),
+            row[1].rjust(widths[1]),
+            row[2].ljust(widths[2]),
+            row[3].ljust(widths[3]),
+            row[4],
+        ]
         lines.append("  ".join(cells).rstrip())
     lines.insert(1, "-" * min(120, max(len(line) for line in lines)))
     return "\n".join(lines)
@@ -91,8 +115,11 @@ def write_json(path: Path, results: list[Result], *, runs: list[dict], quick: bo
     doc = {
         "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "quick": quick,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "runs": runs,
         "results": [r.to_json() for r in results],
     }

@@ -55,19 +55,26 @@ def write_corpus_sessions(root: Path) -> int:
 
 
 def config(tmp: Path, **analyze) -> Config:
-    return Config(capture=CaptureConfig(dir=tmp / "captures"),
-                  analyze=AnalyzeConfig(store=tmp / "captures" / "memories.jsonl",
-                                        state_dir=tmp / "captures" / ".analyze", **analyze))
+    return Config(
+        capture=CaptureConfig(dir=tmp / "captures"),
+        analyze=AnalyzeConfig(
+            store=tmp / "captures" / "memories.jsonl",
+            state_dir=tmp / "captures" / ".analyze",
+            **analyze,
+        ),
+    )
 
 
 def _two_memories(recorded) -> dict:
     """The stand-in model: two memories per call, named after the first capture in it."""
     text = recorded.body["messages"][0]["content"]
     rels = re.findall(r"^### (\S+)", text, re.M) or ["?"]
-    return {"memories": [
-        {"text": f"Decision recorded while reading {rels[0]}.", "kind": "decision"},
-        {"text": f"Fact learned from {rels[-1]} ({len(rels)} captures).", "kind": "fact"},
-    ]}
+    return {
+        "memories": [
+            {"text": f"Decision recorded while reading {rels[0]}.", "kind": "decision"},
+            {"text": f"Fact learned from {rels[-1]} ({len(rels)} captures).", "kind": "fact"},
+        ]
+    }
 
 
 # -- 1. input bytes ---------------------------------------------------------------------------
@@ -77,13 +84,21 @@ def bench_input_bytes() -> list[Result]:
     from analyze.backends.anthropic_api import AnthropicBackend
     from tests.standin import ForcedToolResponder, StandIn
 
-    with tempfile.TemporaryDirectory(prefix="glass-bench-") as tmp, \
-            StandIn(ForcedToolResponder(_two_memories)) as api:
+    with (
+        tempfile.TemporaryDirectory(prefix="glass-bench-") as tmp,
+        StandIn(ForcedToolResponder(_two_memories)) as api,
+    ):
         cfg = config(Path(tmp))
         raw = write_corpus_sessions(cfg.capture.dir)
         a = cfg.analyze
-        backend = AnthropicBackend(model=a.model, api_key="bench", base_url=api.url,
-                                   max_output_tokens=a.max_output_tokens, timeout_s=30, max_retries=0)
+        backend = AnthropicBackend(
+            model=a.model,
+            api_key="bench",
+            base_url=api.url,
+            max_output_tokens=a.max_output_tokens,
+            timeout_s=30,
+            max_retries=0,
+        )
         analyzer = Analyzer(cfg, backend=backend)
         run_once(analyzer, stop=threading.Event(), progress=False)
         analyzer.close()
@@ -92,11 +107,19 @@ def bench_input_bytes() -> list[Result]:
         calls = len(api.message_requests)
         files = analyzer.stats.files
     return [
-        Result(name="analyze: input bytes / capture bytes", ratio=sent / raw, goal="<= 0.03",
-               detail=f"{sent:,} B in {calls} calls for {files} captures of {raw:,} B "
-                      f"(naive: every request body, ~1.0)"),
-        Result(name="analyze: digest bytes / capture bytes", ratio=digests / raw, goal=None,
-               detail="known memories + new blocks only, without the cached instructions and tool"),
+        Result(
+            name="analyze: input bytes / capture bytes",
+            ratio=sent / raw,
+            goal="<= 0.03",
+            detail=f"{sent:,} B in {calls} calls for {files} captures of {raw:,} B "
+            f"(naive: every request body, ~1.0)",
+        ),
+        Result(
+            name="analyze: digest bytes / capture bytes",
+            ratio=digests / raw,
+            goal=None,
+            detail="known memories + new blocks only, without the cached instructions and tool",
+        ),
     ]
 
 
@@ -136,10 +159,15 @@ def bench_preprocessing(*, files: int, rounds: int) -> list[Result]:
                 loads_s.append(t_loads)
                 pre_s.append(t_pre)
     ratio = statistics.median(ratios)
-    return [Result(
-        name="analyze: preprocessing / json.loads", ratio=ratio, goal=">= 0.5",
-        detail=f"{files} captures ({size / 1e6:.0f} MB): analyzer {files / statistics.median(pre_s):,.0f}/s, "
-               f"json.loads {files / statistics.median(loads_s):,.0f}/s; median of {rounds} rounds")]
+    return [
+        Result(
+            name="analyze: preprocessing / json.loads",
+            ratio=ratio,
+            goal=">= 0.5",
+            detail=f"{files} captures ({size / 1e6:.0f} MB): analyzer {files / statistics.median(pre_s):,.0f}/s, "
+            f"json.loads {files / statistics.median(loads_s):,.0f}/s; median of {rounds} rounds",
+        )
+    ]
 
 
 def _reset_state(cfg: Config) -> None:
@@ -163,19 +191,28 @@ def bench_rss(*, small: int, large: int) -> list[Result]:
                 build_backlog(tmp / "captures", count)
                 cfg_path = tmp / "config.yaml"
                 cfg_path.write_text(
-                    f"capture:\n  dir: captures\nanalyze:\n  base_url: {api.url}\n  incomplete_after_s: 0\n")
+                    f"capture:\n  dir: captures\nanalyze:\n  base_url: {api.url}\n  incomplete_after_s: 0\n"
+                )
                 peaks[count] = _peak_rss_kb(
-                    [sys.executable, "-m", "analyze", "--config", str(cfg_path), "--once"])
+                    [sys.executable, "-m", "analyze", "--config", str(cfg_path), "--once"]
+                )
     ratio = peaks[large] / peaks[small]
-    return [Result(
-        name=f"analyze: peak RSS {large:,} / {small:,} backlog", ratio=ratio, goal="<= 1.2",
-        detail=f"{peaks[large] / 1024:.0f} MiB vs {peaks[small] / 1024:.0f} MiB "
-               "(python -m analyze --once, real SDK, stand-in model)")]
+    return [
+        Result(
+            name=f"analyze: peak RSS {large:,} / {small:,} backlog",
+            ratio=ratio,
+            goal="<= 1.2",
+            detail=f"{peaks[large] / 1024:.0f} MiB vs {peaks[small] / 1024:.0f} MiB "
+            "(python -m analyze --once, real SDK, stand-in model)",
+        )
+    ]
 
 
 def _peak_rss_kb(cmd: list[str]) -> int:
     env = {**os.environ, "ANTHROPIC_API_KEY": "bench", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, rusage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode(errors="replace")

@@ -28,7 +28,9 @@ def build_backlog(root: Path, count: int) -> list[Path]:
         doc = _variant(session[index], day=day, cycle=cycle)
         folder = root / day
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{index + 1:03d}_{doc['captured_at'][11:19].replace(':', '')}_messages.json"
+        path = (
+            folder / f"{index + 1:03d}_{doc['captured_at'][11:19].replace(':', '')}_messages.json"
+        )
         path.write_bytes(files.dumps(doc))
         written.append(path)
     return written

@@ -50,7 +50,9 @@ from bench import Result
 from tests.proxy import API_KEY, CapturingProxy, capture_files, ssl_context
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS_REQUEST = ROOT / "tests" / "data" / "corpus" / "cc-1.0.6_03_main_turn1_sonnet4_system_17tools.json"
+CORPUS_REQUEST = (
+    ROOT / "tests" / "data" / "corpus" / "cc-1.0.6_03_main_turn1_sonnet4_system_17tools.json"
+)
 API_HOST = "api.anthropic.com"
 STREAM_GOAL = "<= 0.05"
 THROUGHPUT_GOAL = ">= 0.95"
@@ -77,8 +79,13 @@ class Plan:
 @contextmanager
 def standin_process(*args: str, timeout: float = 20.0) -> Iterator[int]:
     """`python -m tests.standin --port 0 ARGS` in its own process; yields its port."""
-    proc = subprocess.Popen([sys.executable, "-m", "tests.standin", "--port", "0", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.standin", "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready: list[str] = []
         reader = threading.Thread(target=lambda: ready.append(proc.stdout.readline()), daemon=True)
@@ -110,17 +117,32 @@ def corpus_body(*, stream: bool) -> bytes:
 
 
 def small_body(*, stream: bool) -> bytes:
-    return json.dumps({"model": "claude-bench", "max_tokens": 100, "stream": stream,
-                       "messages": [{"role": "user", "content": "hi"}]}, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "model": "claude-bench",
+            "max_tokens": 100,
+            "stream": stream,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
-HEADERS = {"content-type": "application/json", "x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
+HEADERS = {
+    "content-type": "application/json",
+    "x-api-key": API_KEY,
+    "anthropic-version": "2023-06-01",
+}
 
 
 def raw_request(body: bytes, *, keep_alive: bool) -> bytes:
-    head = ["POST /v1/messages?beta=true HTTP/1.1", f"Host: {API_HOST}",
-            *(f"{k}: {v}" for k, v in HEADERS.items()), f"Content-Length: {len(body)}",
-            f"Connection: {'keep-alive' if keep_alive else 'close'}"]
+    head = [
+        "POST /v1/messages?beta=true HTTP/1.1",
+        f"Host: {API_HOST}",
+        *(f"{k}: {v}" for k, v in HEADERS.items()),
+        f"Content-Length: {len(body)}",
+        f"Connection: {'keep-alive' if keep_alive else 'close'}",
+    ]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
@@ -140,8 +162,9 @@ def tunnel(proxy_port: int, context: ssl.SSLContext, *, timeout: float = 30.0) -
     return context.wrap_socket(sock, server_hostname=API_HOST)
 
 
-def first_byte(*, proxy: CapturingProxy | None, upstream_port: int, context: ssl.SSLContext | None,
-               body: bytes) -> tuple[float, float]:
+def first_byte(
+    *, proxy: CapturingProxy | None, upstream_port: int, context: ssl.SSLContext | None, body: bytes
+) -> tuple[float, float]:
     """(seconds to the first body byte, seconds to the last), from sending the request.
 
     A raw client: the connection (and TLS) is set up first and not counted; the
@@ -181,21 +204,36 @@ def first_byte(*, proxy: CapturingProxy | None, upstream_port: int, context: ssl
 
 
 def bench_streaming(plan: Plan, stack: ExitStack, confdir: Path, work: Path) -> list[Result]:
-    upstream = stack.enter_context(standin_process("--stream-seconds", str(plan.stream_seconds),
-                                                   "--delta-pieces", "20"))
-    capturing = stack.enter_context(CapturingProxy(upstream_port=upstream, capture_dir=work / "stream-captures",
-                                                   confdir=confdir))
-    plain = stack.enter_context(CapturingProxy(upstream_port=upstream, capture_dir=work / "unused",
-                                               confdir=confdir, addon=False))
+    upstream = stack.enter_context(
+        standin_process("--stream-seconds", str(plan.stream_seconds), "--delta-pieces", "20")
+    )
+    capturing = stack.enter_context(
+        CapturingProxy(
+            upstream_port=upstream, capture_dir=work / "stream-captures", confdir=confdir
+        )
+    )
+    plain = stack.enter_context(
+        CapturingProxy(
+            upstream_port=upstream, capture_dir=work / "unused", confdir=confdir, addon=False
+        )
+    )
     context = ssl_context(capturing)
     setups = {"capturing proxy": capturing, "plain mitmdump": plain, "direct": None}
     for proxy in (capturing, plain):  # warm up: leaf certificate, connections, imports
-        first_byte(proxy=proxy, upstream_port=upstream, context=context, body=small_body(stream=False))
+        first_byte(
+            proxy=proxy, upstream_port=upstream, context=context, body=small_body(stream=False)
+        )
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in setups}
     for _ in range(plan.stream_runs):
         for name, proxy in setups.items():
-            runs[name].append(first_byte(proxy=proxy, upstream_port=upstream, context=context,
-                                         body=small_body(stream=True)))
+            runs[name].append(
+                first_byte(
+                    proxy=proxy,
+                    upstream_port=upstream,
+                    context=context,
+                    body=small_body(stream=True),
+                )
+            )
     results = []
     for name, goal, label in (
         ("capturing proxy", STREAM_GOAL, "capture: stream first byte ÷ stream length"),
@@ -205,16 +243,24 @@ def bench_streaming(plan: Plan, stack: ExitStack, confdir: Path, work: Path) -> 
         ratio = statistics.median(f / t for f, t in runs[name])
         first = statistics.median(f for f, _ in runs[name])
         total = statistics.median(t for _, t in runs[name])
-        results.append(Result(name=label, ratio=round(ratio, 4), goal=goal,
-                              detail=f"first byte {first * 1000:.1f} ms of {total:.2f} s, "
-                                     f"median of {len(runs[name])}"))
+        results.append(
+            Result(
+                name=label,
+                ratio=round(ratio, 4),
+                goal=goal,
+                detail=f"first byte {first * 1000:.1f} ms of {total:.2f} s, "
+                f"median of {len(runs[name])}",
+            )
+        )
     return results
 
 
 # -- throughput ---------------------------------------------------------------------------------
 
 
-def measure_rps(proxy: CapturingProxy, body: bytes, *, seconds: float, clients: int = CLIENTS) -> tuple[int, float]:
+def measure_rps(
+    proxy: CapturingProxy, body: bytes, *, seconds: float, clients: int = CLIENTS
+) -> tuple[int, float]:
     """(requests completed, elapsed seconds) for `clients` keep-alive clients hammering for `seconds`."""
     context = ssl_context(proxy)
     barrier = threading.Barrier(clients + 1)
@@ -227,6 +273,7 @@ def measure_rps(proxy: CapturingProxy, body: bytes, *, seconds: float, clients: 
         conn = http.client.HTTPSConnection("127.0.0.1", proxy.port, context=context, timeout=60)
         conn.set_tunnel(API_HOST, 443)
         try:
+
             def once() -> None:
                 conn.request("POST", "/v1/messages?beta=true", body=body, headers=HEADERS)
                 response = conn.getresponse()
@@ -279,7 +326,9 @@ def drain(proxy: CapturingProxy, expected: int, *, timeout: float = 120.0) -> fl
             if done:
                 break
         if time.monotonic() - t0 > timeout:
-            raise RuntimeError(f"the addon wrote {len(paths)} of {expected} capture files in {timeout:.0f} s")
+            raise RuntimeError(
+                f"the addon wrote {len(paths)} of {expected} capture files in {timeout:.0f} s"
+            )
         time.sleep(0.05)
     waited = time.monotonic() - t0
     if len(paths) != expected:
@@ -291,25 +340,49 @@ def drain(proxy: CapturingProxy, expected: int, *, timeout: float = 120.0) -> fl
 
 def bench_throughput(plan: Plan, stack: ExitStack, confdir: Path, work: Path) -> list[Result]:
     upstream = stack.enter_context(standin_process())
-    capturing = stack.enter_context(CapturingProxy(upstream_port=upstream, capture_dir=work / "captures",
-                                                   confdir=confdir))
-    plain = stack.enter_context(CapturingProxy(upstream_port=upstream, capture_dir=work / "unused",
-                                               confdir=confdir, addon=False))
+    capturing = stack.enter_context(
+        CapturingProxy(upstream_port=upstream, capture_dir=work / "captures", confdir=confdir)
+    )
+    plain = stack.enter_context(
+        CapturingProxy(
+            upstream_port=upstream, capture_dir=work / "unused", confdir=confdir, addon=False
+        )
+    )
     results = []
     for mode, stream in (("JSON replies", False), ("SSE replies", True)):
-        results.append(_throughput(plan, capturing, plain, mode=mode, stream=stream, goal=THROUGHPUT_GOAL))
+        results.append(
+            _throughput(plan, capturing, plain, mode=mode, stream=stream, goal=THROUGHPUT_GOAL)
+        )
     shm = Path("/dev/shm")
     if shm.is_dir():
         tmpfs = stack.enter_context(tempfile.TemporaryDirectory(dir=shm, prefix="glass-bench-"))
-        in_memory = stack.enter_context(CapturingProxy(upstream_port=upstream, capture_dir=Path(tmpfs),
-                                                       confdir=confdir))
-        results.append(_throughput(plan, in_memory, plain, mode="JSON replies, captures on tmpfs",
-                                   stream=False, goal=None, label="  reference: "))
+        in_memory = stack.enter_context(
+            CapturingProxy(upstream_port=upstream, capture_dir=Path(tmpfs), confdir=confdir)
+        )
+        results.append(
+            _throughput(
+                plan,
+                in_memory,
+                plain,
+                mode="JSON replies, captures on tmpfs",
+                stream=False,
+                goal=None,
+                label="  reference: ",
+            )
+        )
     return results
 
 
-def _throughput(plan: Plan, capturing: CapturingProxy, plain: CapturingProxy, *, mode: str, stream: bool,
-                goal: str | None, label: str = "capture: ") -> Result:
+def _throughput(
+    plan: Plan,
+    capturing: CapturingProxy,
+    plain: CapturingProxy,
+    *,
+    mode: str,
+    stream: bool,
+    goal: str | None,
+    label: str = "capture: ",
+) -> Result:
     body = corpus_body(stream=stream)
     ratios, rates = [], {"capturing": [], "plain": []}
     waits = []
@@ -325,13 +398,19 @@ def _throughput(plan: Plan, capturing: CapturingProxy, plain: CapturingProxy, *,
             if proxy is capturing:  # warm-up requests are captured too
                 waits.append(drain(capturing, n + CLIENTS))
         ratios.append(rps["capturing"] / rps["plain"])
-    detail = (f"{statistics.median(rates['capturing']):.0f} vs {statistics.median(rates['plain']):.0f} req/s "
-              f"(median), {CLIENTS} keep-alive clients, {len(body) / 1000:.0f} KB bodies, "
-              f"{plan.rounds} alternating rounds of {plan.round_seconds:g} s; "
-              f"round ratios {', '.join(f'{x:.2f}' for x in ratios)}; "
-              f"writer caught up within {max(waits):.2f} s")
-    return Result(name=f"{label}throughput ÷ plain mitmdump, {mode}",
-                  ratio=round(statistics.median(ratios), 3), goal=goal, detail=detail)
+    detail = (
+        f"{statistics.median(rates['capturing']):.0f} vs {statistics.median(rates['plain']):.0f} req/s "
+        f"(median), {CLIENTS} keep-alive clients, {len(body) / 1000:.0f} KB bodies, "
+        f"{plan.rounds} alternating rounds of {plan.round_seconds:g} s; "
+        f"round ratios {', '.join(f'{x:.2f}' for x in ratios)}; "
+        f"writer caught up within {max(waits):.2f} s"
+    )
+    return Result(
+        name=f"{label}throughput ÷ plain mitmdump, {mode}",
+        ratio=round(statistics.median(ratios), 3),
+        goal=goal,
+        detail=detail,
+    )
 
 
 # -- entry points --------------------------------------------------------------------------------
@@ -352,7 +431,9 @@ def run(quick: bool = False) -> list[Result]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.capture_bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.capture_bench", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     from bench.__main__ import table

@@ -84,15 +84,25 @@ def run(quick: bool = False) -> list[Result]:
     ratio = statistics.median(t.json_s / t.report_s for t in timings)
     json_rate = FILES / statistics.median(t.json_s for t in timings)
     report_rate = FILES / statistics.median(t.report_s for t in timings)
-    detail = (f"{report_rate:,.0f} captures/s for the report vs {json_rate:,.0f}/s for json.loads"
-              f" over {FILES:,} files ({size / FILES / 1024:,.0f} KiB each on average),"
-              f" median of {len(timings)} alternating rounds")
-    return [Result(name="usage: report throughput ÷ json.loads", ratio=round(ratio, 3),
-                   goal=GOAL, detail=detail)]
+    detail = (
+        f"{report_rate:,.0f} captures/s for the report vs {json_rate:,.0f}/s for json.loads"
+        f" over {FILES:,} files ({size / FILES / 1024:,.0f} KiB each on average),"
+        f" median of {len(timings)} alternating rounds"
+    )
+    return [
+        Result(
+            name="usage: report throughput ÷ json.loads",
+            ratio=round(ratio, 3),
+            goal=GOAL,
+            detail=detail,
+        )
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.usage_bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.usage_bench", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--quick", action="store_true", help="3 rounds instead of 9")
     args = parser.parse_args(argv)
     for result in run(quick=args.quick):

@@ -1,8 +1,8 @@
 """`python -m capture`: what `make capture`, `make capture-web` and `make run-claude` run.
 
-    python -m capture [--config PATH] proxy      [-- extra mitmdump args]
-    python -m capture [--config PATH] web        [-- extra mitmweb args]
-    python -m capture [--config PATH] run-claude [--claude BIN] [-- claude args]
+python -m capture [--config PATH] proxy      [-- extra mitmdump args]
+python -m capture [--config PATH] web        [-- extra mitmweb args]
+python -m capture [--config PATH] run-claude [--claude BIN] [-- claude args]
 """
 
 from __future__ import annotations

@@ -28,18 +28,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-if __package__ in (None, "", "__mitmproxy_script__"):  # loaded by path: mitmdump -s capture/addon.py
+if __package__ in (
+    None,
+    "",
+    "__mitmproxy_script__",
+):  # loaded by path: mitmdump -s capture/addon.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mitmproxy import ctx, exceptions, http
 
 from capture import files, record
 from capture.writer import WriteEnd, WriteRequest, make_writer
+from glass.contract import ANALYZER_HEADER
 
 logger = logging.getLogger("glass.capture")
-
-ANALYZER_HEADER = "x-glass-analyzer"
-"""Requests carrying this header are the analyzer's own calls: never captured."""
 
 MAX_STREAM_BYTES = 64 * 1024 * 1024
 """Streamed bodies beyond this are passed on but no longer kept (marked truncated)."""
@@ -107,15 +109,21 @@ class Capture:
 
     def load(self, loader) -> None:
         loader.add_option(
-            "capture_dir", str, "captures",
+            "capture_dir",
+            str,
+            "captures",
             "Folder for Glass capture files (one sub-folder per local day).",
         )
         loader.add_option(
-            "capture_hosts", Sequence[str], ["api.anthropic.com"],
+            "capture_hosts",
+            Sequence[str],
+            ["api.anthropic.com"],
             "Hosts whose requests are captured, as the client asked for them.",
         )
         loader.add_option(
-            "capture_paths", Sequence[str], ["/v1/messages"],
+            "capture_paths",
+            Sequence[str],
+            ["/v1/messages"],
             "Capture POST requests whose path (without query) starts with one of these.",
         )
 
@@ -179,7 +187,9 @@ class Capture:
             headers=record.header_pairs(req.headers.fields),
             raw=tee.body() if tee else (req.raw_content or b""),
         )
-        message = WriteRequest(xid=next(self._xids), request=snap, endpoint=files.endpoint_of(req.path))
+        message = WriteRequest(
+            xid=next(self._xids), request=snap, endpoint=files.endpoint_of(req.path)
+        )
         exchange = Exchange(message=message, sent_to=None)
         self.in_flight[flow.id] = self.by_xid[message.xid] = exchange
         if self.writer.send(message, skippable=True):
@@ -215,14 +225,20 @@ class Capture:
 
     # -- helpers -----------------------------------------------------------------
 
-    def _end(self, exchange: Exchange, snap: record.ResponseSnapshot | None, error: str | None) -> None:
+    def _end(
+        self, exchange: Exchange, snap: record.ResponseSnapshot | None, error: str | None
+    ) -> None:
         self.by_xid.pop(exchange.message.xid, None)
         unseen = exchange.sent_to != self.writer.ensure_running()  # skipped, or another writer
-        self.writer.send(WriteEnd(
-            xid=exchange.message.xid, response=snap, error=error,
-            resend=exchange.message if unseen else None,
-            path=exchange.path if unseen else None,
-        ))
+        self.writer.send(
+            WriteEnd(
+                xid=exchange.message.xid,
+                response=snap,
+                error=error,
+                resend=exchange.message if unseen else None,
+                path=exchange.path if unseen else None,
+            )
+        )
 
     def _written_at(self, xid: int, path: str) -> None:
         exchange = self.by_xid.get(xid)

@@ -26,7 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-CAPTURE_NAME = re.compile(r"^(\d{3,})_(\d{6})_([A-Za-z0-9_.-]+)\.json$")
+from glass.contract import CAPTURE_NAME
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _tmp_counter = itertools.count()
 
@@ -56,7 +57,7 @@ def dumps_more(data: bytes, extra: dict[str, Any]) -> bytes:
     if not extra:
         return data
     tail = dumps(extra)  # b'{\n  "response": ...\n}\n'
-    return data[: -len(b"\n}\n")] + b",\n" + tail[len(b"{\n"):]
+    return data[: -len(b"\n}\n")] + b",\n" + tail[len(b"{\n") :]
 
 
 class CaptureFolder:
@@ -75,7 +76,9 @@ class CaptureFolder:
             self._next[day] = n + 1
             return n
 
-    def create(self, when: datetime, endpoint: str, data: bytes, *, number: int | None = None) -> Path:
+    def create(
+        self, when: datetime, endpoint: str, data: bytes, *, number: int | None = None
+    ) -> Path:
         """Write a new capture file with the next free number of its day (or `number`, if free)."""
         day = self.root / when.strftime("%Y-%m-%d")
         ensure_dir(day)
@@ -103,7 +106,6 @@ class CaptureFolder:
         except BaseException:
             _unlink_quietly(tmp)
             raise
-
 
     @staticmethod
     def _first_free(day: Path) -> int:
@@ -161,8 +163,14 @@ def _claim(tmp: Path, final: Path) -> bool:
     except FileExistsError:
         return False
     except OSError as e:
-        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
-                           errno.EMLINK, errno.ENOSYS):
+        if e.errno not in (
+            errno.EPERM,
+            errno.ENOTSUP,
+            errno.EOPNOTSUPP,
+            errno.EXDEV,
+            errno.EMLINK,
+            errno.ENOSYS,
+        ):
             raise
     # No hard links on this filesystem: hold a hidden claim on the name, then
     # move onto it (readers never see an empty or partial capture).

@@ -30,11 +30,16 @@ def proxy_command(cfg: CaptureConfig, *, web: bool = False, extra: list[str] = (
     tool = "mitmweb" if web else "mitmdump"
     cmd = [
         _find_tool(tool),
-        "--scripts", str(ADDON),
-        "--listen-host", cfg.listen_host,
-        "--listen-port", str(cfg.listen_port),
-        "--set", f"confdir={cfg.confdir}",
-        "--set", f"capture_dir={cfg.dir}",
+        "--scripts",
+        str(ADDON),
+        "--listen-host",
+        cfg.listen_host,
+        "--listen-port",
+        str(cfg.listen_port),
+        "--set",
+        f"confdir={cfg.confdir}",
+        "--set",
+        f"capture_dir={cfg.dir}",
     ]
     cmd += [arg for host in cfg.hosts for arg in ("--set", f"capture_hosts={host}")]
     cmd += [arg for path in cfg.paths for arg in ("--set", f"capture_paths={path}")]
@@ -88,8 +93,12 @@ def claude_command(
     no_proxy = [p for p in (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",") if p]
     no_proxy += [h for h in LOCAL_NO_PROXY if h not in no_proxy]
     env.update(
-        HTTPS_PROXY=url, HTTP_PROXY=url, https_proxy=url, http_proxy=url,
-        NO_PROXY=",".join(no_proxy), no_proxy=",".join(no_proxy),
+        HTTPS_PROXY=url,
+        HTTP_PROXY=url,
+        https_proxy=url,
+        http_proxy=url,
+        NO_PROXY=",".join(no_proxy),
+        no_proxy=",".join(no_proxy),
         NODE_EXTRA_CA_CERTS=str(ca),
     )
     return ClaudeLaunch(argv=[binary, *args], env=env)
@@ -110,7 +119,9 @@ def _find_claude(claude: str | None, env: dict[str, str]) -> str:
     if found:
         return os.path.abspath(found)  # run-claude may change into DIR before starting it
     if claude:
-        raise LaunchError(f"CLAUDE={claude} is not an executable; give the path of the claude binary")
+        raise LaunchError(
+            f"CLAUDE={claude} is not an executable; give the path of the claude binary"
+        )
     raise LaunchError(
         "Claude Code (`claude`) is not on PATH; install it with "
         "`npm install -g @anthropic-ai/claude-code`, or pass CLAUDE=/path/to/claude"

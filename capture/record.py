@@ -21,14 +21,26 @@ from typing import Any
 from mitmproxy.net import encoding as mitm_encoding
 
 from capture import sse
+from glass.contract import REDACTED
 
 logger = logging.getLogger("glass.capture")
 
-REDACTED = "[REDACTED]"
-SECRET_WORDS = frozenset({
-    "authorization", "auth", "key", "apikey", "token", "secret", "cookie", "password", "passwd",
-    "credential", "credentials", "signature",
-})
+SECRET_WORDS = frozenset(
+    {
+        "authorization",
+        "auth",
+        "key",
+        "apikey",
+        "token",
+        "secret",
+        "cookie",
+        "password",
+        "passwd",
+        "credential",
+        "credentials",
+        "signature",
+    }
+)
 """A header whose name has one of these words (between - or _) holds a credential:
 x-api-key, authorization, proxy-authorization, cookie, set-cookie, but also
 gateway headers such as x-portkey-api-key, cf-aig-authorization, helicone-auth
@@ -65,9 +77,9 @@ class ResponseSnapshot:
 def request_record(snap: RequestSnapshot) -> dict[str, Any]:
     """The part of a capture known as soon as the request has passed."""
     record: dict[str, Any] = {
-        "captured_at": datetime.fromtimestamp(snap.started).astimezone().isoformat(
-            timespec="milliseconds"
-        ),
+        "captured_at": datetime.fromtimestamp(snap.started)
+        .astimezone()
+        .isoformat(timespec="milliseconds"),
         "method": snap.method,
         "url": snap.url,
         "headers": redact(snap.headers),

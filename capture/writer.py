@@ -116,8 +116,11 @@ class WriterCore:
             except OSError as e:
                 self.emit("log", f"ERROR could not write capture file: {e}")
             except Exception as e:  # a bug: report it and keep serving
-                self.emit("log", "ERROR bug while writing a capture file (traffic is unaffected): "
-                                 f"{type(e).__name__}: {e}")
+                self.emit(
+                    "log",
+                    "ERROR bug while writing a capture file (traffic is unaffected): "
+                    f"{type(e).__name__}: {e}",
+                )
 
     def _write_request(self, m: WriteRequest) -> None:
         state = self.open[m.xid] = _Open(m)
@@ -140,8 +143,9 @@ class WriterCore:
             extra["error"] = record.error_record(m.error)
         data = files.dumps_more(state.written, extra)
         if state.path is None:
-            state.path = self.folder.create(_local(state.request), state.request.endpoint, data,
-                                            number=state.number)
+            state.path = self.folder.create(
+                _local(state.request), state.request.endpoint, data, number=state.number
+            )
         else:
             self.folder.replace(state.path, data)
 
@@ -228,7 +232,9 @@ class WriterProcess:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "capture.writer", str(self.root)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
             start_new_session=True,  # the terminal's Ctrl-C goes to the proxy, which then closes us
         )
         _lower_priority(self.proc.pid)
@@ -248,8 +254,11 @@ class WriterProcess:
 
     def _restart(self, why: str) -> None:
         lost = len(self._out)
-        logger.error("capture writer stopped (%s); starting a new one%s", why,
-                     f" ({lost} queued writes lost)" if lost else "")
+        logger.error(
+            "capture writer stopped (%s); starting a new one%s",
+            why,
+            f" ({lost} queued writes lost)" if lost else "",
+        )
         self._unwatch()
         if self.proc.poll() is None:
             self.proc.kill()
@@ -410,8 +419,10 @@ class WriterProcess:
         deadline = time.monotonic() + timeout
         while self._acked < token:
             if self.proc.poll() is not None:
-                logger.error("the capture writer died (exit status %s) before confirming its writes",
-                             self.proc.returncode)
+                logger.error(
+                    "the capture writer died (exit status %s) before confirming its writes",
+                    self.proc.returncode,
+                )
                 return False
             if time.monotonic() > deadline:
                 logger.error("the capture writer did not confirm its writes within %.0f s", timeout)
@@ -468,8 +479,9 @@ class WriterThread:
         self._thread.join(timeout)
 
 
-def _dispatch(kind: str, text: str, *, ack: Callable[[int], None],
-              on_path: Callable[[int, str], None] | None) -> None:
+def _dispatch(
+    kind: str, text: str, *, ack: Callable[[int], None], on_path: Callable[[int, str], None] | None
+) -> None:
     """Act on one answer of a writer (see the module doc for the three kinds)."""
     if kind == "ack":
         ack(int(text))

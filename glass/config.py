@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import yaml
 
+from glass.contract import MEMORIES_FILE, STATE_DIR
+
 DEFAULT_CONFIG = Path("config.yaml")
 
 
@@ -78,7 +80,12 @@ class AnalyzeConfig:
 
     def problems(self) -> dict[str, str]:
         out = {}
-        for name in ("batch_size", "max_input_tokens", "max_output_tokens", "max_tool_result_chars"):
+        for name in (
+            "batch_size",
+            "max_input_tokens",
+            "max_output_tokens",
+            "max_tool_result_chars",
+        ):
             if getattr(self, name) < 1:
                 out[name] = "must be at least 1"
         if self.timeout_s <= 0:
@@ -156,8 +163,8 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
         claude_bin = str(_absolute(Path(claude_bin), base))
     analyze = dataclasses.replace(
         analyze,
-        store=analyze.store or capture.dir / "memories.jsonl",
-        state_dir=analyze.state_dir or capture.dir / ".analyze",
+        store=analyze.store or capture.dir / MEMORIES_FILE,
+        state_dir=analyze.state_dir or capture.dir / STATE_DIR,
         claude_bin=claude_bin,
     )
     return dataclasses.replace(config, capture=capture, analyze=analyze)
@@ -172,7 +179,8 @@ class _StrictLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice", key_node.start_mark)
+                    None, None, f"key {key!r} appears twice", key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -211,9 +219,7 @@ def _build(cls, raw: Any, *, file: Path, key: str, skip: set[str] = frozenset())
 
 def _value(tp, value: Any, *, file: Path, key: str):
     def wrong(expected: str) -> ConfigError:
-        return ConfigError(
-            f"{file}: '{key}' must be {expected}, got {_kind(value)} {value!r}"
-        )
+        return ConfigError(f"{file}: '{key}' must be {expected}, got {_kind(value)} {value!r}")
 
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
@@ -239,8 +245,7 @@ def _value(tp, value: Any, *, file: Path, key: str):
         if not isinstance(value, dict):
             raise wrong("a mapping")
         return {
-            str(k): _value(inner, v, file=file, key=_join(key, str(k)))
-            for k, v in value.items()
+            str(k): _value(inner, v, file=file, key=_join(key, str(k))) for k, v in value.items()
         }
     if tp is bool:
         if not isinstance(value, bool):
@@ -253,7 +258,11 @@ def _value(tp, value: Any, *, file: Path, key: str):
             raise wrong("a non-negative integer")
         return value
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             raise wrong("a number")
         if value < 0:
             raise wrong("a non-negative number")

@@ -55,7 +55,7 @@ def excerpt(recorded: Recorded) -> str:
     text = user_content(recorded)
     at = text.find(EXCERPT_HEAD)
     assert at >= 0, f"no excerpt in the request: {text[:300]!r}"
-    return text[at + len(EXCERPT_HEAD):]
+    return text[at + len(EXCERPT_HEAD) :]
 
 
 def sections(text: str) -> list[tuple[str, str, list[str]]]:
@@ -100,9 +100,13 @@ class MemoryModel:
     may return a Reply to send instead (request index from 0, the request).
     """
 
-    def __init__(self, *, delay: float | tuple[float, float] = 0.0,
-                 fault: Callable[[int, Recorded], Reply | None] | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        delay: float | tuple[float, float] = 0.0,
+        fault: Callable[[int, Recorded], Reply | None] | None = None,
+        seed: int = 0,
+    ) -> None:
         self.delay = delay
         self.fault = fault
         self.count = 0
@@ -116,7 +120,11 @@ class MemoryModel:
         with self._lock:
             index = self.count
             self.count += 1
-            delay = self.delay if not isinstance(self.delay, tuple) else self._random.uniform(*self.delay)
+            delay = (
+                self.delay
+                if not isinstance(self.delay, tuple)
+                else self._random.uniform(*self.delay)
+            )
         if delay:
             time.sleep(delay)
         if self.fault is not None:
@@ -131,8 +139,14 @@ class MemoryModel:
 # -- config and processes -------------------------------------------------------------
 
 
-def write_config(folder: Path, *, base_url: str | None, captures: Path | None = None,
-                 name: str = "config.yaml", **analyze: Any) -> Path:
+def write_config(
+    folder: Path,
+    *,
+    base_url: str | None,
+    captures: Path | None = None,
+    name: str = "config.yaml",
+    **analyze: Any,
+) -> Path:
     """A config.yaml in `folder`: captures in `captures` (default folder/captures),
     the store and state folder inside it, and the given `analyze:` keys."""
     captures = captures or folder / "captures"
@@ -153,8 +167,11 @@ def write_config(folder: Path, *, base_url: str | None, captures: Path | None = 
 
 def clean_env(*, api_key: str | None = API_KEY, **extra: str) -> dict[str, str]:
     """This environment without proxies, ANTHROPIC_* or GLASS_* variables, plus `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if k.lower() not in PROXY_VARIABLES and not k.startswith(("ANTHROPIC_", "GLASS_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.lower() not in PROXY_VARIABLES and not k.startswith(("ANTHROPIC_", "GLASS_"))
+    }
     if api_key is not None:
         env["ANTHROPIC_API_KEY"] = api_key
     env["PYTHONUNBUFFERED"] = "1"
@@ -166,19 +183,33 @@ def analyze_argv(config: Path, *args: str) -> list[str]:
     return [PYTHON, "-m", "analyze", "--config", str(config), *args]
 
 
-def analyze(config: Path, *args: str, env: dict[str, str] | None = None,
-            timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+def analyze(
+    config: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
     """`python -m analyze --config <config> <args>`, to its end."""
-    return subprocess.run(analyze_argv(config, *args), cwd=ROOT, env=env or clean_env(),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        analyze_argv(config, *args),
+        cwd=ROOT,
+        env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
-def start_analyzer(config: Path, *args: str, log: Path, env: dict[str, str] | None = None
-                   ) -> subprocess.Popen[bytes]:
+def start_analyzer(
+    config: Path, *args: str, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """`python -m analyze` in the background, stdout and stderr into `log`."""
     with log.open("ab") as out:
-        return subprocess.Popen(analyze_argv(config, *args), cwd=ROOT, env=env or clean_env(),
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            analyze_argv(config, *args),
+            cwd=ROOT,
+            env=env or clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def status(config: Path) -> dict[str, Any]:
@@ -200,8 +231,13 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20.
         raise AssertionError(f"the analyzer did not exit within {timeout} s of signal {sig}")
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05,
-               message: str | Callable[[], str] = "condition") -> Any:
+def wait_until(
+    predicate: Callable[[], Any],
+    *,
+    timeout: float,
+    interval: float = 0.05,
+    message: str | Callable[[], str] = "condition",
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -231,7 +267,9 @@ def read_store(path: Path) -> list[dict[str, Any]]:
             memory = json.loads(line)
         except ValueError:
             raise AssertionError(f"{path}:{n} is not valid JSON: {line[:200]!r}") from None
-        assert isinstance(memory, dict) and isinstance(memory.get("id"), str), f"{path}:{n}: {line[:200]!r}"
+        assert isinstance(memory, dict) and isinstance(memory.get("id"), str), (
+            f"{path}:{n}: {line[:200]!r}"
+        )
         out.append(memory)
     return out
 
@@ -256,50 +294,83 @@ def ledger_states(state_dir: Path) -> dict[str, tuple[str, str | None]]:
     if ledger is None:
         return {}
     try:
-        return {rel: (state, reason or None)
-                for state in ("processed", "quarantined", "failed")
-                for rel, reason in ledger.problems(state, limit=1_000_000)}
+        return {
+            rel: (state, reason or None)
+            for state in ("processed", "quarantined", "failed")
+            for rel, reason in ledger.problems(state, limit=1_000_000)
+        }
     finally:
         ledger.close()
 
 
 # -- capture files ------------------------------------------------------------------------
 
-TOOLS = [{"name": "Read", "description": "Read a file",
-          "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}}}]
+TOOLS = [
+    {
+        "name": "Read",
+        "description": "Read a file",
+        "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}},
+    }
+]
 
 
-def capture_doc(*, session: str, messages: list[dict[str, Any]], answer: str | None = None,
-                project: str = "/home/dev/app", when: str = "2026-11-21T10:00:00.000+01:00",
-                error: str | None = None) -> dict[str, Any]:
+def capture_doc(
+    *,
+    session: str,
+    messages: list[dict[str, Any]],
+    answer: str | None = None,
+    project: str = "/home/dev/app",
+    when: str = "2026-11-21T10:00:00.000+01:00",
+    error: str | None = None,
+) -> dict[str, Any]:
     """A main-loop capture (tools, a session header); with `answer` it has a response."""
     doc: dict[str, Any] = {
         "captured_at": when,
         "method": "POST",
         "url": "https://api.anthropic.com/v1/messages?beta=true",
         "headers": {"x-api-key": "[REDACTED]", "X-Claude-Code-Session-Id": session},
-        "request": {"model": "claude-sonnet-4-5", "max_tokens": 32000, "stream": True,
-                    "system": [{"type": "text", "text": f"Working directory: {project}"}],
-                    "tools": TOOLS, "messages": messages},
+        "request": {
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 32000,
+            "stream": True,
+            "system": [{"type": "text", "text": f"Working directory: {project}"}],
+            "tools": TOOLS,
+            "messages": messages,
+        },
     }
     if answer is not None:
         doc["response"] = {
-            "status": 200, "headers": {"content-type": "text/event-stream"},
-            "body": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
-                     "content": [{"type": "text", "text": answer}], "stop_reason": "end_turn",
-                     "usage": {"input_tokens": 10, "output_tokens": 5}},
-            "streamed": True, "complete": True, "ttfb_ms": 10.0, "duration_ms": 20.0,
+            "status": 200,
+            "headers": {"content-type": "text/event-stream"},
+            "body": {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-sonnet-4-5",
+                "content": [{"type": "text", "text": answer}],
+                "stop_reason": "end_turn",
+                "usage": {"input_tokens": 10, "output_tokens": 5},
+            },
+            "streamed": True,
+            "complete": True,
+            "ttfb_ms": 10.0,
+            "duration_ms": 20.0,
         }
     if error is not None:
         doc["error"] = {"message": error}
     return doc
 
 
-def simple_capture(text: str, *, session: str | None = None, answer: str | None = "Noted.",
-                   **kw: Any) -> dict[str, Any]:
+def simple_capture(
+    text: str, *, session: str | None = None, answer: str | None = "Noted.", **kw: Any
+) -> dict[str, Any]:
     """One user turn (its own session unless given) and, by default, an answer."""
-    return capture_doc(session=session or f"sess-{uuid.uuid4()}",
-                       messages=[{"role": "user", "content": text}], answer=answer, **kw)
+    return capture_doc(
+        session=session or f"sess-{uuid.uuid4()}",
+        messages=[{"role": "user", "content": text}],
+        answer=answer,
+        **kw,
+    )
 
 
 def capture_bytes(doc: Any) -> bytes:
@@ -362,8 +433,12 @@ class Zygote:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
             [PYTHON, "-c", "from tests.analyzer_harness import zygote_main; zygote_main()"],
-            cwd=ROOT, env=clean_env(api_key=None), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, bufsize=1,
+            cwd=ROOT,
+            env=clean_env(api_key=None),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
         )
         assert self._read() == {"ready": True}
 
@@ -378,10 +453,12 @@ class Zygote:
         self.proc.stdin.flush()
         return self._read()
 
-    def start(self, config: Path, *args: str, log: Path, env: dict[str, str] | None = None
-              ) -> ForkedAnalyzer:
-        reply = self._ask(op="run", argv=["--config", str(config), *args],
-                          env=env or clean_env(), log=str(log))
+    def start(
+        self, config: Path, *args: str, log: Path, env: dict[str, str] | None = None
+    ) -> ForkedAnalyzer:
+        reply = self._ask(
+            op="run", argv=["--config", str(config), *args], env=env or clean_env(), log=str(log)
+        )
         return ForkedAnalyzer(self, reply["pid"])
 
     def close(self) -> None:

@@ -42,7 +42,9 @@ def to_capture(pair: dict[str, Any], *, started: float | None = None) -> dict[st
     started = started if started is not None else req.get("timestamp", 1_764_000_000.0)
     headers = tuple((k, str(v)) for k, v in req["headers"].items())
     out: dict[str, Any] = {
-        "captured_at": datetime.fromtimestamp(started).astimezone().isoformat(timespec="milliseconds"),
+        "captured_at": datetime.fromtimestamp(started)
+        .astimezone()
+        .isoformat(timespec="milliseconds"),
         "method": req["method"],
         "url": req["url"],
         "headers": record.redact(headers),
@@ -62,7 +64,9 @@ def to_capture(pair: dict[str, Any], *, started: float | None = None) -> dict[st
             body.update(body=copy.deepcopy(resp.get("body")), streamed=False)
         ended = resp.get("timestamp")
         body["ttfb_ms"] = None
-        body["duration_ms"] = round((ended - started) * 1000, 1) if isinstance(ended, (int, float)) else None
+        body["duration_ms"] = (
+            round((ended - started) * 1000, 1) if isinstance(ended, (int, float)) else None
+        )
         out["response"] = body
     return out
 
@@ -87,8 +91,9 @@ def write_session(
     return written
 
 
-def write_sessions(root: Path, sessions: tuple[Path, ...] = (SESSION_64, SESSION_2X), *,
-                   age_s: float = 86_400) -> list[Path]:
+def write_sessions(
+    root: Path, sessions: tuple[Path, ...] = (SESSION_64, SESSION_2X), *, age_s: float = 86_400
+) -> list[Path]:
     """Several sessions as capture files, their mtimes `age_s` old (so the
     request-only 2.x captures count as ended for the analyzer)."""
     written = []

@@ -25,7 +25,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -40,6 +39,8 @@ from typing import Any
 
 import pytest
 
+from glass.contract import CAPTURE_NAME
+
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "sk-ant-test-secret"
 """The API key every test client sends; it must never appear in a capture file."""
@@ -47,7 +48,6 @@ API_URL = "https://api.anthropic.com"
 CA_FILE = "mitmproxy-ca-cert.pem"
 READY_LINE = "Glass: capturing POST"
 """What the addon logs once it is configured (capture/addon.py, `configure`)."""
-CAPTURE_NAME = r"^\d{3,}_\d{6}_[A-Za-z0-9_.-]+\.json$"
 
 __all__ = [
     "API_KEY",
@@ -154,8 +154,10 @@ class CapturingProxy:
 
     def _mitm_args(self) -> list[str]:
         return [
-            "--set", "connection_strategy=lazy",
-            "--map-remote", f"|{API_URL}|http://127.0.0.1:{self.upstream_port}",
+            "--set",
+            "connection_strategy=lazy",
+            "--map-remote",
+            f"|{API_URL}|http://127.0.0.1:{self.upstream_port}",
             *self.extra_args,
         ]
 
@@ -170,15 +172,35 @@ class CapturingProxy:
                 f"  confdir: {json.dumps(str(self.confdir))}\n",
                 encoding="utf-8",
             )
-            self.argv = [sys.executable, "-m", "capture", "--config", str(self.config_path),
-                         "proxy", "--", *self._mitm_args()]
+            self.argv = [
+                sys.executable,
+                "-m",
+                "capture",
+                "--config",
+                str(self.config_path),
+                "proxy",
+                "--",
+                *self._mitm_args(),
+            ]
         else:
-            self.argv = [_mitmdump(), "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
-                         "--set", f"confdir={self.confdir}", *self._mitm_args()]
+            self.argv = [
+                _mitmdump(),
+                "--listen-host",
+                "127.0.0.1",
+                "--listen-port",
+                str(self.port),
+                "--set",
+                f"confdir={self.confdir}",
+                *self._mitm_args(),
+            ]
         self._log = open(self._log_path, "wb")
         self._proc = subprocess.Popen(
-            self.argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            self.argv,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         deadline = time.monotonic() + self.start_timeout
         while True:
@@ -276,7 +298,9 @@ def ssl_context(proxy: CapturingProxy) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(proxy.ca_path))
 
 
-def sdk_client(proxy: CapturingProxy, *, event_hooks: dict | None = None, timeout: float = 30.0, **kw: Any):
+def sdk_client(
+    proxy: CapturingProxy, *, event_hooks: dict | None = None, timeout: float = 30.0, **kw: Any
+):
     """An `anthropic.Anthropic` client that talks to api.anthropic.com through `proxy`.
 
     `event_hooks` go to the underlying `httpx2.Client`; other keywords to `Anthropic`.
@@ -285,7 +309,10 @@ def sdk_client(proxy: CapturingProxy, *, event_hooks: dict | None = None, timeou
     import httpx2
 
     http_client = httpx2.Client(
-        proxy=proxy.url, verify=ssl_context(proxy), trust_env=False, timeout=timeout,
+        proxy=proxy.url,
+        verify=ssl_context(proxy),
+        trust_env=False,
+        timeout=timeout,
         event_hooks=event_hooks,
     )
     options: dict[str, Any] = {"api_key": API_KEY, "base_url": API_URL, "max_retries": 0}
@@ -322,7 +349,7 @@ def require_claude() -> str:
 
 def capture_files(capture_dir: str | os.PathLike[str]) -> list[Path]:
     """The capture files under `capture_dir`, sorted by day and then numerically."""
-    pattern = re.compile(CAPTURE_NAME)
+    pattern = CAPTURE_NAME
     root = Path(capture_dir)
     if not root.is_dir():
         return []

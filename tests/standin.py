@@ -322,7 +322,9 @@ class Reply:
     @classmethod
     def rate_limited(cls, *, retry_after: float | int = 1, message: str = "Rate limited") -> Reply:
         """``429 rate_limit_error`` with a ``retry-after`` header."""
-        return cls.error(429, "rate_limit_error", message, headers={"retry-after": str(retry_after)})
+        return cls.error(
+            429, "rate_limit_error", message, headers={"retry-after": str(retry_after)}
+        )
 
     @classmethod
     def overloaded(cls, *, message: str = "Overloaded") -> Reply:
@@ -335,7 +337,9 @@ class Reply:
         return cls.error(500, "api_error", message)
 
     @classmethod
-    def request_too_large(cls, *, message: str = "Request exceeds the maximum allowed size") -> Reply:
+    def request_too_large(
+        cls, *, message: str = "Request exceeds the maximum allowed size"
+    ) -> Reply:
         """``413 request_too_large``."""
         return cls.error(413, "request_too_large", message)
 
@@ -427,11 +431,15 @@ class ClaudeCodeResponder:
         body = request.body if isinstance(request.body, dict) else {}
         if not body.get("tools"):
             return Reply.text(self.SIDE_TEXT, **self.options)
-        if any(isinstance(b, dict) and b.get("type") == "tool_result" for b in _last_user_blocks(body)):
+        if any(
+            isinstance(b, dict) and b.get("type") == "tool_result" for b in _last_user_blocks(body)
+        ):
             return Reply.text(self.final_text, **self.options)
         with self._lock:
             tool_id = f"toolu_standin_{next(self._ids):06d}"
-        return Reply.tool_use("Read", {"file_path": self.read_path}, tool_id=tool_id, **self.options)
+        return Reply.tool_use(
+            "Read", {"file_path": self.read_path}, tool_id=tool_id, **self.options
+        )
 
 
 class ForcedToolResponder:
@@ -441,7 +449,9 @@ class ForcedToolResponder:
     short text.
     """
 
-    def __init__(self, make_input: Callable[[Recorded], dict[str, Any]], *, text: str = DEFAULT_TEXT) -> None:
+    def __init__(
+        self, make_input: Callable[[Recorded], dict[str, Any]], *, text: str = DEFAULT_TEXT
+    ) -> None:
         self.make_input = make_input
         self.text = text
 
@@ -475,7 +485,11 @@ def _sse(event: dict[str, Any]) -> bytes:
 
 
 def _error_body(err_type: str, message: str, request_id: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": err_type, "message": message}, "request_id": request_id}
+    return {
+        "type": "error",
+        "error": {"type": err_type, "message": message},
+        "request_id": request_id,
+    }
 
 
 def _stream_events(message: dict[str, Any], *, pieces: int) -> list[dict[str, Any]]:
@@ -484,8 +498,16 @@ def _stream_events(message: dict[str, Any], *, pieces: int) -> list[dict[str, An
     start_usage = dict(usage)
     start_usage["output_tokens"] = 1
     events: list[dict[str, Any]] = [
-        {"type": "message_start", "message": {**message, "content": [], "stop_reason": None,
-                                              "stop_sequence": None, "usage": start_usage}},
+        {
+            "type": "message_start",
+            "message": {
+                **message,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": start_usage,
+            },
+        },
     ]
     pinged = False
     for index, block in enumerate(message["content"]):
@@ -493,14 +515,21 @@ def _stream_events(message: dict[str, Any], *, pieces: int) -> list[dict[str, An
         deltas: list[dict[str, Any]] = []
         if kind == "text":
             start = {"type": "text", "text": ""}
-            deltas = [{"type": "text_delta", "text": p} for p in _pieces(block.get("text", ""), pieces)]
+            deltas = [
+                {"type": "text_delta", "text": p} for p in _pieces(block.get("text", ""), pieces)
+            ]
         elif kind in ("tool_use", "server_tool_use"):
             start = {**block, "input": {}}
             partial = _dumps(block.get("input", {}))
-            deltas = [{"type": "input_json_delta", "partial_json": p} for p in _pieces(partial, pieces)]
+            deltas = [
+                {"type": "input_json_delta", "partial_json": p} for p in _pieces(partial, pieces)
+            ]
         elif kind == "thinking":
             start = {"type": "thinking", "thinking": "", "signature": ""}
-            deltas = [{"type": "thinking_delta", "thinking": p} for p in _pieces(block.get("thinking", ""), pieces)]
+            deltas = [
+                {"type": "thinking_delta", "thinking": p}
+                for p in _pieces(block.get("thinking", ""), pieces)
+            ]
             deltas.append({"type": "signature_delta", "signature": block.get("signature", "")})
         else:  # redacted_thinking and anything else: the whole block in the start event
             start = dict(block)
@@ -512,11 +541,13 @@ def _stream_events(message: dict[str, Any], *, pieces: int) -> list[dict[str, An
         events.append({"type": "content_block_stop", "index": index})
     if not pinged:
         events.append({"type": "ping"})
-    events.append({
-        "type": "message_delta",
-        "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-        "usage": usage,
-    })
+    events.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+            "usage": usage,
+        }
+    )
     events.append({"type": "message_stop"})
     return events
 
@@ -636,8 +667,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         parts = urlsplit(self.path)
         recorded = Recorded(
-            method=self.command, path=parts.path, query=parts.query, headers=headers,
-            body=body, raw=raw, time=time.time(), wire=wire,
+            method=self.command,
+            path=parts.path,
+            query=parts.query,
+            headers=headers,
+            body=body,
+            raw=raw,
+            time=time.time(),
+            wire=wire,
         )
         self.server.standin.requests.append(recorded)
         return recorded
@@ -658,7 +695,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self._send_json(
                     404,
-                    _error_body("not_found_error", f"{recorded.method} {recorded.path} not found", request_id),
+                    _error_body(
+                        "not_found_error",
+                        f"{recorded.method} {recorded.path} not found",
+                        request_id,
+                    ),
                     request_id,
                 )
         except (_ConnectionReset, ConnectionError, TimeoutError):
@@ -671,7 +712,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers = {} if self._body_read else {"Connection": "close"}
             try:
                 self._send_json(
-                    500, _error_body("api_error", f"stand-in error: {exc!r}", request_id), request_id,
+                    500,
+                    _error_body("api_error", f"stand-in error: {exc!r}", request_id),
+                    request_id,
                     headers=headers,
                 )
             except OSError:
@@ -770,10 +813,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _send_stream(self, reply: Reply, recorded: Recorded, request_id: str) -> None:
         events = _stream_events(self._build_message(reply, recorded), pieces=reply.delta_pieces)
         if reply.stream_error:
-            err_type = reply.stream_error if isinstance(reply.stream_error, str) else "overloaded_error"
+            err_type = (
+                reply.stream_error if isinstance(reply.stream_error, str) else "overloaded_error"
+            )
             events = events[: max(0, reply.stream_error_after)]
-            events.append(_error_body(err_type, "Overloaded" if err_type == "overloaded_error" else err_type,
-                                      request_id))
+            events.append(
+                _error_body(
+                    err_type,
+                    "Overloaded" if err_type == "overloaded_error" else err_type,
+                    request_id,
+                )
+            )
         headers = {
             "Content-Type": "text/event-stream; charset=utf-8",
             "Cache-Control": "no-cache",
@@ -822,7 +872,9 @@ class StandIn:
     text :data:`DEFAULT_TEXT`).
     """
 
-    def __init__(self, responder: Responder | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, responder: Responder | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.responder: Responder = responder or Scripted([Reply.text()])
         self.requests = RequestLog()
         self.host = host
@@ -841,8 +893,10 @@ class StandIn:
         self._stopping.clear()
         self._server = _Server((self.host, self._requested_port), self)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"standin-{self.port}", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"standin-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -911,13 +965,23 @@ def _filler_text(size: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.standin", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.standin", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
-    parser.add_argument("--stream-seconds", type=float, default=None,
-                        help="spread SSE events evenly over this many seconds (first one at t=0)")
-    parser.add_argument("--text-bytes", type=int, default=None, help="answer this many bytes of text")
-    parser.add_argument("--delta-pieces", type=int, default=3, help="text_delta events per text block")
+    parser.add_argument(
+        "--stream-seconds",
+        type=float,
+        default=None,
+        help="spread SSE events evenly over this many seconds (first one at t=0)",
+    )
+    parser.add_argument(
+        "--text-bytes", type=int, default=None, help="answer this many bytes of text"
+    )
+    parser.add_argument(
+        "--delta-pieces", type=int, default=3, help="text_delta events per text block"
+    )
     args = parser.parse_args(argv)
 
     text = _filler_text(args.text_bytes) if args.text_bytes is not None else DEFAULT_TEXT

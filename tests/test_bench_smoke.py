@@ -20,29 +20,54 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_quick_capture_bench_prints_its_ratios(tmp_path):
     out = tmp_path / "latest.json"
-    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--output", str(out), "capture"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(out), "capture"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     ratio = r"\s+\d+\.\d+\s"
-    for name in ("capture: stream first byte ÷ stream length", "reference: plain mitmdump (buffers)",
-                 "reference: direct, no proxy", "capture: throughput ÷ plain mitmdump, JSON replies",
-                 "capture: throughput ÷ plain mitmdump, SSE replies"):
-        assert re.search(re.escape(name) + ratio, done.stdout), f"no ratio for {name!r}:\n{done.stdout}"
+    for name in (
+        "capture: stream first byte ÷ stream length",
+        "reference: plain mitmdump (buffers)",
+        "reference: direct, no proxy",
+        "capture: throughput ÷ plain mitmdump, JSON replies",
+        "capture: throughput ÷ plain mitmdump, SSE replies",
+    ):
+        assert re.search(re.escape(name) + ratio, done.stdout), (
+            f"no ratio for {name!r}:\n{done.stdout}"
+        )
     results = json.loads(out.read_text())["results"]
     assert len(results) == (6 if Path("/dev/shm").is_dir() else 5)  # + the tmpfs reference
     assert all(isinstance(r["ratio"], float) and r["ratio"] > 0 for r in results)
     assert {r["goal"] for r in results} == {"<= 0.05", ">= 0.95", None}
 
 
-@pytest.mark.parametrize("name,figures", [
-    ("analyze", ["analyze: input bytes / capture bytes", "analyze: preprocessing / json.loads",
-                 "analyze: peak RSS"]),
-    ("usage", ["usage: report throughput ÷ json.loads"]),
-])
+@pytest.mark.parametrize(
+    "name,figures",
+    [
+        (
+            "analyze",
+            [
+                "analyze: input bytes / capture bytes",
+                "analyze: preprocessing / json.loads",
+                "analyze: peak RSS",
+            ],
+        ),
+        ("usage", ["usage: report throughput ÷ json.loads"]),
+    ],
+)
 def test_quick_analyzer_and_usage_benches_print_their_ratios(tmp_path, name, figures):
     out = tmp_path / "latest.json"
-    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--output", str(out), name],
-                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(out), name],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     for figure in figures:
         assert re.search(re.escape(figure) + r".*?\s+\d+\.\d+\s", done.stdout), done.stdout

@@ -56,15 +56,23 @@ def api() -> Iterator[StandIn]:
 @pytest.fixture
 def client(api: StandIn) -> Iterator[anthropic.Anthropic]:
     http_client = httpx2.Client(trust_env=False)
-    with anthropic.Anthropic(api_key="test", base_url=api.url, http_client=http_client, max_retries=0) as c:
+    with anthropic.Anthropic(
+        api_key="test", base_url=api.url, http_client=http_client, max_retries=0
+    ) as c:
         yield c
 
 
-def post(api: StandIn, path: str, body: object, *, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+def post(
+    api: StandIn, path: str, body: object, *, headers: dict[str, str] | None = None
+) -> http.client.HTTPResponse:
     """POST JSON with http.client (no proxies involved)."""
     conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
-    conn.request("POST", path, body=json.dumps(body).encode(),
-                 headers={"content-type": "application/json", **(headers or {})})
+    conn.request(
+        "POST",
+        path,
+        body=json.dumps(body).encode(),
+        headers={"content-type": "application/json", **(headers or {})},
+    )
     return conn.getresponse()
 
 
@@ -120,7 +128,16 @@ def test_json_shape_matches_real_api(api: StandIn) -> None:
     assert resp.getheader("content-type") == "application/json"
     assert resp.getheader("request-id", "").startswith("req_")
     message = json.loads(resp.read())
-    assert list(message) == ["id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"]
+    assert list(message) == [
+        "id",
+        "type",
+        "role",
+        "model",
+        "content",
+        "stop_reason",
+        "stop_sequence",
+        "usage",
+    ]
     assert message["type"] == "message" and message["role"] == "assistant"
     assert message["stop_sequence"] is None
     assert message["usage"] == DEFAULT_USAGE
@@ -128,25 +145,38 @@ def test_json_shape_matches_real_api(api: StandIn) -> None:
     assert second["id"] != message["id"]
 
 
-def test_sdk_streaming_reconstructs_all_block_types(api: StandIn, client: anthropic.Anthropic) -> None:
+def test_sdk_streaming_reconstructs_all_block_types(
+    api: StandIn, client: anthropic.Anthropic
+) -> None:
     tool_input = {"file_path": "/tmp/some file.txt", "limit": 40, "nested": {"a": [1, 2, 3]}}
-    api.responder = Scripted([Reply.message(
+    api.responder = Scripted(
         [
-            {"type": "thinking", "thinking": "Let me think about this carefully.", "signature": "sig-abc"},
-            {"type": "redacted_thinking", "data": "opaque-blob"},
-            {"type": "text", "text": "I will read the file now, naïvely ✓."},
-            {"type": "tool_use", "id": "toolu_fixed", "name": "Read", "input": tool_input},
-        ],
-        stop_reason="tool_use",
-        usage=USAGE,
-    )])
+            Reply.message(
+                [
+                    {
+                        "type": "thinking",
+                        "thinking": "Let me think about this carefully.",
+                        "signature": "sig-abc",
+                    },
+                    {"type": "redacted_thinking", "data": "opaque-blob"},
+                    {"type": "text", "text": "I will read the file now, naïvely ✓."},
+                    {"type": "tool_use", "id": "toolu_fixed", "name": "Read", "input": tool_input},
+                ],
+                stop_reason="tool_use",
+                usage=USAGE,
+            )
+        ]
+    )
     with client.messages.stream(model=MODEL, max_tokens=50, messages=USER) as stream:
         event_types = [event.type for event in stream]
         final = stream.get_final_message()
 
     assert [b.type for b in final.content] == ["thinking", "redacted_thinking", "text", "tool_use"]
     thinking, redacted, text, tool = final.content
-    assert thinking.thinking == "Let me think about this carefully." and thinking.signature == "sig-abc"
+    assert (
+        thinking.thinking == "Let me think about this carefully."
+        and thinking.signature == "sig-abc"
+    )
     assert redacted.data == "opaque-blob"
     assert text.text == "I will read the file now, naïvely ✓."
     assert (tool.id, tool.name, tool.input) == ("toolu_fixed", "Read", tool_input)
@@ -159,10 +189,18 @@ def test_sdk_streaming_reconstructs_all_block_types(api: StandIn, client: anthro
 
 
 def test_sse_event_sequence_and_framing(api: StandIn) -> None:
-    api.responder = Scripted([Reply.message(
-        [{"type": "text", "text": "abcdefghi"}, {"type": "tool_use", "name": "Bash", "input": {"command": "ls"}}],
-        stop_reason="tool_use", usage=USAGE,
-    )])
+    api.responder = Scripted(
+        [
+            Reply.message(
+                [
+                    {"type": "text", "text": "abcdefghi"},
+                    {"type": "tool_use", "name": "Bash", "input": {"command": "ls"}},
+                ],
+                stop_reason="tool_use",
+                usage=USAGE,
+            )
+        ]
+    )
     chunks = read_chunked_events(api.port, {"model": MODEL, "stream": True, "messages": USER})
     events = []
     for _, payload in chunks:  # exactly one complete event per chunk
@@ -176,20 +214,32 @@ def test_sse_event_sequence_and_framing(api: StandIn) -> None:
     names = [e["type"] for e in events]
     assert names == [
         "message_start",
-        "content_block_start", "ping",
-        "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop",
         "content_block_start",
-        "content_block_delta", "content_block_delta", "content_block_delta", "content_block_stop",
-        "message_delta", "message_stop",
+        "ping",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
     ]
     start_usage = events[0]["message"]["usage"]
     assert start_usage == {**USAGE, "output_tokens": 1}
     assert [e["delta"]["text"] for e in events[3:6]] == ["abc", "def", "ghi"]
     tool_start = events[7]["content_block"]
     assert tool_start["input"] == {} and tool_start["id"].startswith("toolu_")
-    assert json.loads("".join(e["delta"]["partial_json"] for e in events[8:11])) == {"command": "ls"}
+    assert json.loads("".join(e["delta"]["partial_json"] for e in events[8:11])) == {
+        "command": "ls"
+    }
     assert events[-2] == {
-        "type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None}, "usage": USAGE,
+        "type": "message_delta",
+        "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+        "usage": USAGE,
     }
 
 
@@ -206,7 +256,9 @@ def test_gzip_json_and_gzip_sse_decoded_by_sdk(api: StandIn, client: anthropic.A
     resp = post(api, "/v1/messages", {"model": MODEL, "stream": True, "messages": USER})
     assert resp.getheader("content-encoding") == "gzip"
     text = gzip.decompress(resp.read()).decode()
-    assert text.startswith("event: message_start\n") and text.endswith("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+    assert text.startswith("event: message_start\n") and text.endswith(
+        'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -214,14 +266,18 @@ def test_gzip_json_and_gzip_sse_decoded_by_sdk(api: StandIn, client: anthropic.A
 # --------------------------------------------------------------------------- #
 
 
-def test_error_replies_surface_as_typed_sdk_errors(api: StandIn, client: anthropic.Anthropic) -> None:
-    api.responder = Scripted([
-        Reply.rate_limited(retry_after=1),
-        Reply.overloaded(),
-        Reply.api_error(),
-        Reply.request_too_large(),
-        Reply.prompt_too_long(),
-    ])
+def test_error_replies_surface_as_typed_sdk_errors(
+    api: StandIn, client: anthropic.Anthropic
+) -> None:
+    api.responder = Scripted(
+        [
+            Reply.rate_limited(retry_after=1),
+            Reply.overloaded(),
+            Reply.api_error(),
+            Reply.request_too_large(),
+            Reply.prompt_too_long(),
+        ]
+    )
     with pytest.raises(anthropic.RateLimitError) as rate:
         client.messages.create(model=MODEL, max_tokens=5, messages=USER)
     assert rate.value.status_code == 429
@@ -261,7 +317,10 @@ def test_reset_surfaces_as_connection_error(api: StandIn, client: anthropic.Anth
     api.responder = Scripted([Reply.reset(), Reply.text("after reset")])
     with pytest.raises(anthropic.APIConnectionError):
         client.messages.create(model=MODEL, max_tokens=5, messages=USER)
-    assert client.messages.create(model=MODEL, max_tokens=5, messages=USER).content[0].text == "after reset"
+    assert (
+        client.messages.create(model=MODEL, max_tokens=5, messages=USER).content[0].text
+        == "after reset"
+    )
 
 
 def test_reset_is_a_tcp_rst(api: StandIn) -> None:
@@ -283,11 +342,15 @@ def test_hang_triggers_client_timeout(api: StandIn, client: anthropic.Anthropic)
 def test_hang_then_answers(api: StandIn, client: anthropic.Anthropic) -> None:
     api.responder = Scripted([Reply.hang(0.2, then=Reply.text("late"))])
     started = time.monotonic()
-    assert client.messages.create(model=MODEL, max_tokens=5, messages=USER).content[0].text == "late"
+    assert (
+        client.messages.create(model=MODEL, max_tokens=5, messages=USER).content[0].text == "late"
+    )
     assert time.monotonic() - started >= 0.2
 
 
-def test_abort_after_events_gives_incomplete_stream(api: StandIn, client: anthropic.Anthropic) -> None:
+def test_abort_after_events_gives_incomplete_stream(
+    api: StandIn, client: anthropic.Anthropic
+) -> None:
     api.responder = Scripted([Reply.text("cut short", abort_after_events=3)])
     resp = post(api, "/v1/messages", {"model": MODEL, "stream": True, "messages": USER})
     assert resp.status == 200
@@ -312,7 +375,10 @@ def test_responder_exception_becomes_500(api: StandIn, client: anthropic.Anthrop
         client.messages.create(model=MODEL, max_tokens=5, messages=USER)
     assert err.value.body["error"]["type"] == "api_error"
     api.responder = Scripted([Reply.text("recovered")])
-    assert client.messages.create(model=MODEL, max_tokens=5, messages=USER).content[0].text == "recovered"
+    assert (
+        client.messages.create(model=MODEL, max_tokens=5, messages=USER).content[0].text
+        == "recovered"
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -344,9 +410,14 @@ def test_gzip_sse_is_flushed_per_event(api: StandIn) -> None:
 # --------------------------------------------------------------------------- #
 
 
-def test_recorded_request_has_query_headers_and_body(api: StandIn, client: anthropic.Anthropic) -> None:
+def test_recorded_request_has_query_headers_and_body(
+    api: StandIn, client: anthropic.Anthropic
+) -> None:
     client.messages.create(
-        model=MODEL, max_tokens=7, messages=USER, extra_query={"beta": "true"},
+        model=MODEL,
+        max_tokens=7,
+        messages=USER,
+        extra_query={"beta": "true"},
         extra_headers={"X-Custom-Thing": "Yes"},
     )
     assert len(api.requests) == 1
@@ -377,7 +448,11 @@ def test_count_tokens_and_404(api: StandIn) -> None:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         opener.open(f"{api.url}/v1/models", timeout=5)
     assert err.value.code == 404
-    assert [r.path for r in api.requests] == ["/v1/messages/count_tokens", "/v1/complete", "/v1/models"]
+    assert [r.path for r in api.requests] == [
+        "/v1/messages/count_tokens",
+        "/v1/complete",
+        "/v1/models",
+    ]
 
 
 def test_chunked_and_compressed_request_bodies(api: StandIn) -> None:
@@ -385,21 +460,34 @@ def test_chunked_and_compressed_request_bodies(api: StandIn) -> None:
     data = json.dumps(body).encode()
 
     conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
-    conn.request("POST", "/v1/messages", body=iter([data[:10], data[10:]]),
-                 headers={"content-type": "application/json"}, encode_chunked=True)
+    conn.request(
+        "POST",
+        "/v1/messages",
+        body=iter([data[:10], data[10:]]),
+        headers={"content-type": "application/json"},
+        encode_chunked=True,
+    )
     assert conn.getresponse().read()
     assert api.requests[-1].headers["transfer-encoding"] == "chunked"
     assert api.requests[-1].body == body
 
     zipped = gzip.compress(data)
-    conn.request("POST", "/v1/messages", body=zipped,
-                 headers={"content-type": "application/json", "content-encoding": "gzip"})
+    conn.request(
+        "POST",
+        "/v1/messages",
+        body=zipped,
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
     assert conn.getresponse().read()
     rec = api.requests[-1]
     assert rec.body == body and rec.wire == zipped and rec.raw == data
 
-    conn.request("POST", "/v1/messages", body=b"\x00opaque",
-                 headers={"content-type": "application/json", "content-encoding": "br"})
+    conn.request(
+        "POST",
+        "/v1/messages",
+        body=b"\x00opaque",
+        headers={"content-type": "application/json", "content-encoding": "br"},
+    )
     assert conn.getresponse().read()
     assert api.requests[-1].raw == b"\x00opaque" and api.requests[-1].body is None
 
@@ -407,8 +495,12 @@ def test_chunked_and_compressed_request_bodies(api: StandIn) -> None:
 def test_keep_alive_reuses_one_connection(api: StandIn) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
     for stream in (False, True, False):
-        conn.request("POST", "/v1/messages", body=json.dumps({"model": MODEL, "stream": stream}).encode(),
-                     headers={"content-type": "application/json"})
+        conn.request(
+            "POST",
+            "/v1/messages",
+            body=json.dumps({"model": MODEL, "stream": stream}).encode(),
+            headers={"content-type": "application/json"},
+        )
         resp = conn.getresponse()
         assert resp.status == 200 and resp.read()
     conn.close()
@@ -439,10 +531,17 @@ def test_concurrent_requests(api: StandIn, client: anthropic.Anthropic) -> None:
 # --------------------------------------------------------------------------- #
 
 
-def test_claude_code_responder_drives_a_tool_loop(api: StandIn, client: anthropic.Anthropic) -> None:
+def test_claude_code_responder_drives_a_tool_loop(
+    api: StandIn, client: anthropic.Anthropic
+) -> None:
     api.responder = ClaudeCodeResponder(read_path="/tmp/target.txt", final_text="The file says hi.")
-    tools = [{"name": "Read", "description": "read a file",
-              "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}}}]
+    tools = [
+        {
+            "name": "Read",
+            "description": "read a file",
+            "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}},
+        }
+    ]
 
     side = client.messages.create(model=MODEL, max_tokens=5, messages=USER)
     assert "Stand-in" in side.content[0].text
@@ -451,13 +550,23 @@ def test_claude_code_responder_drives_a_tool_loop(api: StandIn, client: anthropi
         first = stream.get_final_message()
     assert first.stop_reason == "tool_use"
     call = first.content[0]
-    assert call.type == "tool_use" and call.name == "Read" and call.input == {"file_path": "/tmp/target.txt"}
+    assert (
+        call.type == "tool_use"
+        and call.name == "Read"
+        and call.input == {"file_path": "/tmp/target.txt"}
+    )
     assert call.id.startswith("toolu_")
 
     messages = [
         *USER,
-        {"role": "assistant", "content": [call.model_dump(include={"type", "id", "name", "input"})]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "hi"}]},
+        {
+            "role": "assistant",
+            "content": [call.model_dump(include={"type", "id", "name", "input"})],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "hi"}],
+        },
     ]
     final = client.messages.create(model=MODEL, max_tokens=50, messages=messages, tools=tools)
     assert final.stop_reason == "end_turn" and final.content[0].text == "The file says hi."
@@ -467,12 +576,22 @@ def test_claude_code_responder_drives_a_tool_loop(api: StandIn, client: anthropi
 
 
 def test_forced_tool_responder(api: StandIn, client: anthropic.Anthropic) -> None:
-    api.responder = ForcedToolResponder(lambda rec: {"title": "t", "n_messages": len(rec.body["messages"])})
+    api.responder = ForcedToolResponder(
+        lambda rec: {"title": "t", "n_messages": len(rec.body["messages"])}
+    )
     tools = [{"name": "record", "input_schema": {"type": "object"}}]
-    forced = client.messages.create(model=MODEL, max_tokens=50, messages=USER, tools=tools,
-                                    tool_choice={"type": "tool", "name": "record"})
+    forced = client.messages.create(
+        model=MODEL,
+        max_tokens=50,
+        messages=USER,
+        tools=tools,
+        tool_choice={"type": "tool", "name": "record"},
+    )
     assert forced.stop_reason == "tool_use"
-    assert (forced.content[0].name, forced.content[0].input) == ("record", {"title": "t", "n_messages": 1})
+    assert (forced.content[0].name, forced.content[0].input) == (
+        "record",
+        {"title": "t", "n_messages": 1},
+    )
     plain = client.messages.create(model=MODEL, max_tokens=50, messages=USER, tools=tools)
     assert plain.content[0].type == "text"
 
@@ -485,8 +604,22 @@ def test_forced_tool_responder(api: StandIn, client: anthropic.Anthropic) -> Non
 def test_module_runs_as_a_process_and_answers_curl() -> None:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.standin", "--port", "0", "--stream-seconds", "0.3", "--text-bytes", "600"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "tests.standin",
+            "--port",
+            "0",
+            "--stream-seconds",
+            "0.3",
+            "--text-bytes",
+            "600",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         ready: list[str] = []
@@ -496,20 +629,48 @@ def test_module_runs_as_a_process_and_answers_curl() -> None:
         assert ready and ready[0].startswith("READY "), (ready, proc.poll())
         port = int(ready[0].split()[1])
         url = f"http://127.0.0.1:{port}/v1/messages?beta=true"
-        curl = ["curl", "-sS", "--noproxy", "*", "--max-time", "10", "-H", "content-type: application/json"]
+        curl = [
+            "curl",
+            "-sS",
+            "--noproxy",
+            "*",
+            "--max-time",
+            "10",
+            "-H",
+            "content-type: application/json",
+        ]
 
-        out = subprocess.run([*curl, "-d", json.dumps({"model": MODEL, "messages": USER}), url],
-                             capture_output=True, text=True, timeout=15, check=True).stdout
+        out = subprocess.run(
+            [*curl, "-d", json.dumps({"model": MODEL, "messages": USER}), url],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=True,
+        ).stdout
         message = json.loads(out)
         assert message["type"] == "message" and len(message["content"][0]["text"]) == 600
 
         started = time.monotonic()
-        out = subprocess.run([*curl, "-N", "-d", json.dumps({"model": MODEL, "stream": True, "messages": USER}), url],
-                             capture_output=True, text=True, timeout=15, check=True).stdout
+        out = subprocess.run(
+            [
+                *curl,
+                "-N",
+                "-d",
+                json.dumps({"model": MODEL, "stream": True, "messages": USER}),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=True,
+        ).stdout
         assert time.monotonic() - started >= 0.25  # events spread over --stream-seconds
         assert out.startswith("event: message_start\n") and "event: message_stop\n" in out
-        text = "".join(json.loads(line[6:])["delta"]["text"] for line in out.splitlines()
-                       if line.startswith("data: ") and '"text_delta"' in line)
+        text = "".join(
+            json.loads(line[6:])["delta"]["text"]
+            for line in out.splitlines()
+            if line.startswith("data: ") and '"text_delta"' in line
+        )
         assert len(text) == 600
     finally:
         proc.terminate()

@@ -13,7 +13,6 @@ import shutil
 from collections.abc import Mapping
 
 from analyze.backends.base import (
-    ANALYZER_HEADER,
     INSTRUCTIONS,
     KINDS,
     RECORD_MEMORIES_TOOL,
@@ -30,6 +29,7 @@ from analyze.backends.base import (
     with_retries,
 )
 from glass.config import AnalyzeConfig
+from glass.contract import ANALYZER_HEADER
 
 __all__ = [
     "ANALYZER_HEADER",
@@ -89,8 +89,9 @@ def _anthropic(cfg: AnalyzeConfig, environ: Mapping[str, str]) -> Backend:
     )
 
 
-def _claude_cli(cfg: AnalyzeConfig, environ: Mapping[str, str],
-                env: Mapping[str, str] | None) -> Backend:
+def _claude_cli(
+    cfg: AnalyzeConfig, environ: Mapping[str, str], env: Mapping[str, str] | None
+) -> Backend:
     claude = shutil.which(cfg.claude_bin, path=environ.get("PATH"))
     if claude is None:
         raise SetupError(

@@ -25,7 +25,6 @@ import anthropic
 import httpx2
 
 from analyze.backends.base import (
-    ANALYZER_HEADER,
     INSTRUCTIONS,
     RECORD_MEMORIES_TOOL,
     TOOL_NAME,
@@ -38,6 +37,7 @@ from analyze.backends.base import (
     user_message,
     with_retries,
 )
+from glass.contract import ANALYZER_HEADER
 
 log = logging.getLogger("glass.analyze")
 
@@ -104,8 +104,9 @@ class AnthropicBackend:
             attempts += 1
             return self._call(digest=digest, known=known)
 
-        extraction = with_retries(attempt, retries=self.max_retries, sleep=self._sleep,
-                                  on_retry=self._log_retry)
+        extraction = with_retries(
+            attempt, retries=self.max_retries, sleep=self._sleep, on_retry=self._log_retry
+        )
         return dataclasses.replace(extraction, attempts=attempts)
 
     def close(self) -> None:
@@ -120,7 +121,9 @@ class AnthropicBackend:
             response = self._client.messages.create(
                 model=self.model,
                 max_tokens=self.max_output_tokens,
-                system=[{"type": "text", "text": INSTRUCTIONS, "cache_control": {"type": "ephemeral"}}],
+                system=[
+                    {"type": "text", "text": INSTRUCTIONS, "cache_control": {"type": "ephemeral"}}
+                ],
                 tools=[RECORD_MEMORIES_TOOL],
                 tool_choice={"type": "tool", "name": TOOL_NAME},
                 messages=[{"role": "user", "content": user_message(digest, known)}],
@@ -131,16 +134,27 @@ class AnthropicBackend:
             raise BackendError(message=f"request timed out: {e.message}", retryable=True) from e
         except anthropic.APIConnectionError as e:
             raise BackendError(message=f"connection failed: {_cause(e)}", retryable=True) from e
-        except (anthropic.APIResponseValidationError, ValueError) as e:  # e.g. a body that is not JSON
-            raise BackendError(message=f"the API answered something that is not a Message: {e}") from e
+        except (
+            anthropic.APIResponseValidationError,
+            ValueError,
+        ) as e:  # e.g. a body that is not JSON
+            raise BackendError(
+                message=f"the API answered something that is not a Message: {e}"
+            ) from e
         return self._extraction(response)
 
     def _extraction(self, response: Any) -> Extraction:
         try:
             usage = usage_of(response.usage)
             blocks = list(response.content)
-            block = next((b for b in blocks
-                          if getattr(b, "type", None) == "tool_use" and b.name == TOOL_NAME), None)
+            block = next(
+                (
+                    b
+                    for b in blocks
+                    if getattr(b, "type", None) == "tool_use" and b.name == TOOL_NAME
+                ),
+                None,
+            )
         except (AttributeError, TypeError) as e:
             # A 200 answer that is not a Message (an HTML page, bad JSON, `{}`).
             raise BackendError(
@@ -168,8 +182,12 @@ def status_error(e: anthropic.APIStatusError) -> BackendError:
     if status == 413 or (status == 400 and TOO_LONG.search(message)):
         return BackendError(message=message, too_large=True, status=status)
     if status >= 500 or status in RETRYABLE_STATUSES:
-        return BackendError(message=message, retryable=True, status=status,
-                            retry_after=parse_retry_after(e.response.headers.get("retry-after")))
+        return BackendError(
+            message=message,
+            retryable=True,
+            status=status,
+            retry_after=parse_retry_after(e.response.headers.get("retry-after")),
+        )
     return BackendError(message=message, status=status)
 
 

@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-KINDS = ("preference", "decision", "convention", "error_fix", "fact")
+from glass.contract import MEMORY_KINDS
+
+KINDS = MEMORY_KINDS
 TOOL_NAME = "record_memories"
-ANALYZER_HEADER = "x-glass-analyzer"
-"""Sent with every analyzer call; the capture proxy never records such requests."""
 
 RECORD_MEMORIES_TOOL: dict[str, Any] = {
     "name": TOOL_NAME,
@@ -158,8 +158,13 @@ def parse_memories(data: Any) -> list[Candidate]:
         supersedes = item.get("supersedes") or []
         if not isinstance(supersedes, list):
             supersedes = []
-        out.append(Candidate(text=text.strip(), kind=kind,
-                             supersedes=tuple(s for s in supersedes if isinstance(s, str))))
+        out.append(
+            Candidate(
+                text=text.strip(),
+                kind=kind,
+                supersedes=tuple(s for s in supersedes if isinstance(s, str)),
+            )
+        )
     return out
 
 

@@ -36,7 +36,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from analyze.backends.base import (
-    ANALYZER_HEADER,
     INSTRUCTIONS,
     RECORD_MEMORIES_TOOL,
     BackendError,
@@ -47,6 +46,7 @@ from analyze.backends.base import (
     user_message,
     with_retries,
 )
+from glass.contract import ANALYZER_HEADER
 
 log = logging.getLogger("glass.analyze")
 
@@ -55,8 +55,7 @@ PROXY_VARIABLES = frozenset({"https_proxy", "http_proxy", "all_proxy"})
 CLI_MAX_RETRIES = "2"
 """The CLI's own retries per run, unless CLAUDE_CODE_MAX_RETRIES is set."""
 ANSWER_RULE = (
-    'Answer with only a JSON object {"memories": [...]} matching this JSON schema, '
-    "no other text: "
+    'Answer with only a JSON object {"memories": [...]} matching this JSON schema, no other text: '
 )
 RETRYABLE_WORDING = re.compile(
     r"rate.?limit|overloaded|timed? ?out|timeout|unable to connect|connection|ECONNRESET|"
@@ -101,18 +100,24 @@ class ClaudeCliBackend:
             attempts += 1
             return self._run(prompt)
 
-        extraction = with_retries(attempt, retries=self.max_retries, sleep=self._sleep,
-                                  on_retry=self._log_retry)
+        extraction = with_retries(
+            attempt, retries=self.max_retries, sleep=self._sleep, on_retry=self._log_retry
+        )
         return dataclasses.replace(extraction, attempts=attempts)
 
     def argv(self) -> list[str]:
         """The command line of one run (the prompt goes to stdin)."""
         return [
-            self.claude_bin, "-p",
-            "--model", self.model,
-            "--output-format", "json",
-            "--tools", "",
-            "--max-turns", "1",
+            self.claude_bin,
+            "-p",
+            "--model",
+            self.model,
+            "--output-format",
+            "json",
+            "--tools",
+            "",
+            "--max-turns",
+            "1",
             "--no-session-persistence",
             "--strict-mcp-config",
         ]
@@ -139,8 +144,14 @@ class ClaudeCliBackend:
     def _spawn(self, prompt: str, *, env: dict[str, str], cwd: str) -> tuple[str, str, int]:
         try:
             proc = subprocess.Popen(
-                self.argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                cwd=cwd, env=env, encoding="utf-8", errors="replace",
+                self.argv(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                encoding="utf-8",
+                errors="replace",
                 start_new_session=True,
             )
         except OSError as e:
@@ -150,16 +161,18 @@ class ClaudeCliBackend:
         except subprocess.TimeoutExpired:
             _kill(proc)
             proc.communicate()
-            raise BackendError(message=f"claude -p timed out after {self.timeout_s:g}s",
-                               retryable=True) from None
+            raise BackendError(
+                message=f"claude -p timed out after {self.timeout_s:g}s", retryable=True
+            ) from None
         return stdout, stderr, proc.returncode
 
     def _memories(self, result: dict[str, Any], usage: Usage) -> list[Any]:
         text = result.get("result")
         data = find_json_object(text) if isinstance(text, str) else None
         if data is None:
-            raise BackendError(message=f"the answer holds no JSON object: {str(text)[:200]!r}",
-                               usage=usage)
+            raise BackendError(
+                message=f"the answer holds no JSON object: {str(text)[:200]!r}", usage=usage
+            )
         try:
             return parse_memories(data)
         except BackendError as e:
@@ -252,8 +265,12 @@ def result_error(result: dict[str, Any], *, returncode: int, usage: Usage) -> Ba
     """A failed run's result as a BackendError, classified for retries."""
     status = result.get("api_error_status")
     status = status if isinstance(status, int) else None
-    detail = result.get("result") or "; ".join(map(str, result.get("errors") or [])) \
-        or result.get("subtype") or f"exit code {returncode}"
+    detail = (
+        result.get("result")
+        or "; ".join(map(str, result.get("errors") or []))
+        or result.get("subtype")
+        or f"exit code {returncode}"
+    )
     message = f"claude -p failed: {detail}"
     if status == 413 or TOO_LONG_WORDING.search(message):
         return BackendError(message=message, too_large=True, status=status, usage=usage)

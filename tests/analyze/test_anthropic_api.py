@@ -22,7 +22,6 @@ import pytest
 
 from analyze.backends.anthropic_api import AnthropicBackend
 from analyze.backends.base import (
-    ANALYZER_HEADER,
     INSTRUCTIONS,
     RECORD_MEMORIES_TOOL,
     TOOL_NAME,
@@ -31,6 +30,7 @@ from analyze.backends.base import (
     KnownMemory,
     Usage,
 )
+from glass.contract import ANALYZER_HEADER
 from tests.standin import ForcedToolResponder, Reply, Scripted, StandIn
 
 MODEL = "claude-haiku-5-5"
@@ -39,15 +39,25 @@ KNOWN = [KnownMemory(id="mem_0001", text="The project uses Python 3.13.", kind="
 MEMORIES = {
     "memories": [
         {"text": "The user wants tabs for indentation.", "kind": "preference"},
-        {"text": "The project targets Python 3.13 only.", "kind": "decision", "supersedes": ["mem_0001"]},
+        {
+            "text": "The project targets Python 3.13 only.",
+            "kind": "decision",
+            "supersedes": ["mem_0001"],
+        },
     ]
 }
 EXPECTED = [
     Candidate(text="The user wants tabs for indentation.", kind="preference"),
-    Candidate(text="The project targets Python 3.13 only.", kind="decision", supersedes=("mem_0001",)),
+    Candidate(
+        text="The project targets Python 3.13 only.", kind="decision", supersedes=("mem_0001",)
+    ),
 ]
-USAGE = {"input_tokens": 812, "cache_creation_input_tokens": 640, "cache_read_input_tokens": 128,
-         "output_tokens": 57}
+USAGE = {
+    "input_tokens": 812,
+    "cache_creation_input_tokens": 640,
+    "cache_read_input_tokens": 128,
+    "output_tokens": 57,
+}
 
 
 def answer(tool_input: dict[str, Any] | None = None, **options: Any) -> Reply:
@@ -68,8 +78,14 @@ def waits() -> list[float]:
 
 def make_backend(api: StandIn, waits: list[float], **overrides: Any) -> AnthropicBackend:
     options: dict[str, Any] = {
-        "model": MODEL, "api_key": "sk-ant-test", "base_url": api.url, "max_output_tokens": 1234,
-        "timeout_s": 5.0, "max_retries": 3, "sleep": waits.append, "sdk_max_retries": 0,
+        "model": MODEL,
+        "api_key": "sk-ant-test",
+        "base_url": api.url,
+        "max_output_tokens": 1234,
+        "timeout_s": 5.0,
+        "max_retries": 3,
+        "sleep": waits.append,
+        "sdk_max_retries": 0,
     }
     options.update(overrides)
     return AnthropicBackend(**options)
@@ -102,7 +118,9 @@ def test_request_has_the_contract_shape_and_answer_is_parsed(api, waits):
     assert "stream" not in body or body["stream"] is False
     assert body["tool_choice"] == {"type": "tool", "name": TOOL_NAME}
     assert body["tools"] == [RECORD_MEMORIES_TOOL]
-    assert body["system"] == [{"type": "text", "text": INSTRUCTIONS, "cache_control": {"type": "ephemeral"}}]
+    assert body["system"] == [
+        {"type": "text", "text": INSTRUCTIONS, "cache_control": {"type": "ephemeral"}}
+    ]
     (message,) = body["messages"]
     assert message["role"] == "user"
     assert "[mem_0001] (fact) The project uses Python 3.13." in message["content"]
@@ -111,10 +129,14 @@ def test_request_has_the_contract_shape_and_answer_is_parsed(api, waits):
 
 
 def test_missing_cache_counts_are_zero(api, waits):
-    api.responder = lambda request: answer(usage={
-        "input_tokens": 10, "output_tokens": 3,
-        "cache_creation_input_tokens": None, "cache_read_input_tokens": None,
-    })
+    api.responder = lambda request: answer(
+        usage={
+            "input_tokens": 10,
+            "output_tokens": 3,
+            "cache_creation_input_tokens": None,
+            "cache_read_input_tokens": None,
+        }
+    )
 
     result = extract(make_backend(api, waits))
 
@@ -122,19 +144,25 @@ def test_missing_cache_counts_are_zero(api, waits):
 
 
 def test_malformed_entries_are_dropped(api, waits):
-    api.responder = ForcedToolResponder(lambda request: {"memories": [
-        {"text": "Kept.", "kind": "fact"},
-        {"text": "   ", "kind": "fact"},
-        {"text": "Unknown kind.", "kind": "gossip"},
-        "not an object",
-        {"kind": "fact"},
-        {"text": "Odd supersedes.", "kind": "convention", "supersedes": "mem_0001"},
-    ]})
+    api.responder = ForcedToolResponder(
+        lambda request: {
+            "memories": [
+                {"text": "Kept.", "kind": "fact"},
+                {"text": "   ", "kind": "fact"},
+                {"text": "Unknown kind.", "kind": "gossip"},
+                "not an object",
+                {"kind": "fact"},
+                {"text": "Odd supersedes.", "kind": "convention", "supersedes": "mem_0001"},
+            ]
+        }
+    )
 
     result = extract(make_backend(api, waits))
 
-    assert result.memories == [Candidate(text="Kept.", kind="fact"),
-                               Candidate(text="Odd supersedes.", kind="convention")]
+    assert result.memories == [
+        Candidate(text="Kept.", kind="fact"),
+        Candidate(text="Odd supersedes.", kind="convention"),
+    ]
 
 
 def test_tool_input_without_memories_list_is_an_error_with_usage(api, waits):
@@ -178,9 +206,15 @@ def test_rate_limit_waits_the_servers_retry_after(api, waits, caplog):
     assert "429" in record.getMessage() and "7.0s" in record.getMessage()
 
 
-@pytest.mark.parametrize("status, err_type", [
-    (529, "overloaded_error"), (500, "api_error"), (502, "api_error"), (503, "api_error"),
-])
+@pytest.mark.parametrize(
+    "status, err_type",
+    [
+        (529, "overloaded_error"),
+        (500, "api_error"),
+        (502, "api_error"),
+        (503, "api_error"),
+    ],
+)
 def test_server_errors_are_retried_with_backoff(api, waits, status, err_type):
     failure = Reply.error(status, err_type, f"upstream trouble {status}")
     api.responder = Scripted([failure, failure, answer()])
@@ -254,16 +288,27 @@ def test_rate_limit_error_carries_retry_after(api, waits):
     with pytest.raises(BackendError) as caught:
         extract(make_backend(api, waits, max_retries=0))
 
-    assert (caught.value.status, caught.value.retry_after, caught.value.retryable) == (429, 3.0, True)
+    assert (caught.value.status, caught.value.retry_after, caught.value.retryable) == (
+        429,
+        3.0,
+        True,
+    )
     assert "Slow down" in caught.value.message
 
 
-@pytest.mark.parametrize("reply", [
-    Reply.request_too_large(),
-    Reply.prompt_too_long(),
-    Reply.error(400, "invalid_request_error",
-                "input length and `max_tokens` exceed context limit: 190000 + 20000 > 200000"),
-], ids=["413", "400-prompt-too-long", "400-exceeds-context"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply.request_too_large(),
+        Reply.prompt_too_long(),
+        Reply.error(
+            400,
+            "invalid_request_error",
+            "input length and `max_tokens` exceed context limit: 190000 + 20000 > 200000",
+        ),
+    ],
+    ids=["413", "400-prompt-too-long", "400-exceeds-context"],
+)
 def test_too_large_is_not_retried(api, waits, reply):
     api.responder = Scripted([reply])
     backend = make_backend(api, waits, sdk_max_retries=2)  # the SDK does not retry it either
@@ -279,7 +324,9 @@ def test_too_large_is_not_retried(api, waits, reply):
 
 
 def test_other_bad_request_is_not_too_large(api, waits):
-    api.responder = Scripted([Reply.error(400, "invalid_request_error", "max_tokens: must be positive")])
+    api.responder = Scripted(
+        [Reply.error(400, "invalid_request_error", "max_tokens: must be positive")]
+    )
 
     with pytest.raises(BackendError) as caught:
         extract(make_backend(api, waits))
@@ -331,7 +378,14 @@ class Listener:
 def proxy_env(monkeypatch) -> Iterator[Listener]:
     listener = Listener()
     url = f"http://127.0.0.1:{listener.port}"
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
+    for name in (
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+    ):
         monkeypatch.setenv(name, url)
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)

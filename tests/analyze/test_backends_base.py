@@ -28,28 +28,35 @@ from glass.config import AnalyzeConfig
 
 
 def test_user_message_lists_known_memories_then_the_excerpt():
-    known = [KnownMemory(id="m1", text="Uses tabs.", kind="convention"),
-             KnownMemory(id="m2", text="Port 8042.", kind="fact")]
+    known = [
+        KnownMemory(id="m1", text="Uses tabs.", kind="convention"),
+        KnownMemory(id="m2", text="Port 8042.", kind="fact"),
+    ]
 
     text = user_message("USER: hi", known)
 
-    assert text == ("Known memories for this project (most recent first):\n"
-                    "- [m1] (convention) Uses tabs.\n- [m2] (fact) Port 8042.\n\n"
-                    "Conversation excerpt:\nUSER: hi")
+    assert text == (
+        "Known memories for this project (most recent first):\n"
+        "- [m1] (convention) Uses tabs.\n- [m2] (fact) Port 8042.\n\n"
+        "Conversation excerpt:\nUSER: hi"
+    )
 
 
 def test_user_message_without_known_memories():
     assert user_message("USER: hi", []) == (
-        "Known memories for this project: none yet.\n\nConversation excerpt:\nUSER: hi")
+        "Known memories for this project: none yet.\n\nConversation excerpt:\nUSER: hi"
+    )
 
 
 def test_parse_memories_keeps_valid_entries_only():
-    data = {"memories": [
-        {"text": "  Trimmed.  ", "kind": "fact", "supersedes": ["m1", 7, None]},
-        {"text": "No kind."},
-        {"text": 5, "kind": "fact"},
-        ["not", "a", "dict"],
-    ]}
+    data = {
+        "memories": [
+            {"text": "  Trimmed.  ", "kind": "fact", "supersedes": ["m1", 7, None]},
+            {"text": "No kind."},
+            {"text": 5, "kind": "fact"},
+            ["not", "a", "dict"],
+        ]
+    }
 
     assert parse_memories(data) == [Candidate(text="Trimmed.", kind="fact", supersedes=("m1",))]
 
@@ -94,8 +101,10 @@ def failing(*errors: BackendError, result: str = "ok"):
 
 def test_with_retries_honours_and_caps_retry_after():
     waits: list[float] = []
-    call, calls = failing(BackendError(message="429", retryable=True, retry_after=7),
-                          BackendError(message="429", retryable=True, retry_after=900))
+    call, calls = failing(
+        BackendError(message="429", retryable=True, retry_after=7),
+        BackendError(message="429", retryable=True, retry_after=900),
+    )
 
     assert with_retries(call, retries=5, cap_s=60, sleep=waits.append) == "ok"
     assert waits == [7, 60]
@@ -117,7 +126,9 @@ def test_with_retries_reports_each_retry():
     seen: list[tuple[str, float]] = []
     call, _ = failing(BackendError(message="reset", retryable=True, retry_after=2))
 
-    with_retries(call, retries=1, sleep=lambda s: None, on_retry=lambda e, w: seen.append((e.message, w)))
+    with_retries(
+        call, retries=1, sleep=lambda s: None, on_retry=lambda e, w: seen.append((e.message, w))
+    )
 
     assert seen == [("reset", 2)]
 
@@ -132,8 +143,9 @@ def test_with_retries_raises_non_retryable_at_once():
 
 
 def test_with_retries_raises_the_last_error_when_used_up():
-    call, calls = failing(*[BackendError(message=f"529 #{i}", retryable=True, retry_after=0)
-                            for i in range(5)])
+    call, calls = failing(
+        *[BackendError(message=f"529 #{i}", retryable=True, retry_after=0) for i in range(5)]
+    )
 
     with pytest.raises(BackendError, match="529 #2"):
         with_retries(call, retries=2, sleep=lambda s: None)
@@ -155,8 +167,10 @@ def test_anthropic_without_api_key_is_a_one_line_setup_error():
         make_backend(AnalyzeConfig(backend="anthropic"), env={"ANTHROPIC_API_KEY": "  "})
 
     message = str(caught.value)
-    assert message == ("ANTHROPIC_API_KEY is not set: export it, or set analyze.backend: claude-cli "
-                       "in config.yaml to use your Claude Code login")
+    assert message == (
+        "ANTHROPIC_API_KEY is not set: export it, or set analyze.backend: claude-cli "
+        "in config.yaml to use your Claude Code login"
+    )
     assert caught.value.__cause__ is None and caught.value.__context__ is None
 
 
@@ -176,11 +190,16 @@ def test_claude_cli_without_binary_is_a_one_line_setup_error(tmp_path):
 def test_anthropic_backend_from_config():
     cfg = AnalyzeConfig(backend="anthropic", model="claude-haiku-5-5", max_retries=4, timeout_s=9)
 
-    backend = make_backend(cfg, env={"ANTHROPIC_API_KEY": "sk-ant-x",
-                                     "ANTHROPIC_BASE_URL": "http://127.0.0.1:1"})
+    backend = make_backend(
+        cfg, env={"ANTHROPIC_API_KEY": "sk-ant-x", "ANTHROPIC_BASE_URL": "http://127.0.0.1:1"}
+    )
 
     assert isinstance(backend, AnthropicBackend)
-    assert (backend.name, backend.model, backend.max_retries) == ("anthropic", "claude-haiku-5-5", 4)
+    assert (backend.name, backend.model, backend.max_retries) == (
+        "anthropic",
+        "claude-haiku-5-5",
+        4,
+    )
     assert str(backend._client.base_url).startswith("http://127.0.0.1:1")
     backend.close()
 
@@ -200,7 +219,8 @@ def test_claude_cli_backend_found_on_the_given_path(tmp_path):
 def test_claude_cli_backend_takes_an_absolute_claude_bin(tmp_path):
     claude = fake_executable(tmp_path, "my-claude")
 
-    backend = make_backend(AnalyzeConfig(backend="claude-cli", claude_bin=str(claude)),
-                           env={"PATH": os.devnull})
+    backend = make_backend(
+        AnalyzeConfig(backend="claude-cli", claude_bin=str(claude)), env={"PATH": os.devnull}
+    )
 
     assert backend.claude_bin == str(claude)

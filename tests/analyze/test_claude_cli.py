@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 
 from analyze.backends.base import (
-    ANALYZER_HEADER,
     INSTRUCTIONS,
     RECORD_MEMORIES_TOOL,
     BackendError,
@@ -41,19 +40,30 @@ from analyze.backends.claude_cli import (
     parse_result,
     result_error,
 )
+from glass.contract import ANALYZER_HEADER
 from tests.proxy import require_claude
 from tests.standin import Recorded, Reply, Scripted, StandIn
 
 MODEL = "claude-haiku-5-5"
 DIGEST = "USER: the dev server must listen on port 8042\nASSISTANT: Changed it to 8042."
-KNOWN = [KnownMemory(id="mem_0007", text="The user writes commit messages in English.", kind="preference")]
-MEMORIES = {"memories": [
-    {"text": "The dev server listens on port 8042.", "kind": "fact"},
-    {"text": "", "kind": "fact"},
-]}
+KNOWN = [
+    KnownMemory(
+        id="mem_0007", text="The user writes commit messages in English.", kind="preference"
+    )
+]
+MEMORIES = {
+    "memories": [
+        {"text": "The dev server listens on port 8042.", "kind": "fact"},
+        {"text": "", "kind": "fact"},
+    ]
+}
 EXPECTED = [Candidate(text="The dev server listens on port 8042.", kind="fact")]
-USAGE = {"input_tokens": 900, "cache_creation_input_tokens": 300, "cache_read_input_tokens": 50,
-         "output_tokens": 40}
+USAGE = {
+    "input_tokens": 900,
+    "cache_creation_input_tokens": 300,
+    "cache_read_input_tokens": 50,
+    "output_tokens": 40,
+}
 PROXY_NAMES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 
 
@@ -120,11 +130,17 @@ def waits() -> list[float]:
     return []
 
 
-def make_backend(claude: str, api: StandIn, env: dict[str, str], waits: list[float],
-                 **overrides: Any) -> ClaudeCliBackend:
+def make_backend(
+    claude: str, api: StandIn, env: dict[str, str], waits: list[float], **overrides: Any
+) -> ClaudeCliBackend:
     options: dict[str, Any] = {
-        "model": MODEL, "claude_bin": claude, "base_url": api.url, "timeout_s": 30.0,
-        "max_retries": 3, "env": env, "sleep": waits.append,
+        "model": MODEL,
+        "claude_bin": claude,
+        "base_url": api.url,
+        "timeout_s": 30.0,
+        "max_retries": 3,
+        "env": env,
+        "sleep": waits.append,
     }
     options.update(overrides)
     return ClaudeCliBackend(**options)
@@ -171,8 +187,15 @@ def test_control_the_cli_would_use_the_dead_proxy(claude, api, env):
     backend = make_backend(claude, api, env, [])
     poisoned = {**child_env(env, base_url=api.url), **{k: env[k] for k in PROXY_NAMES}}
 
-    done = subprocess.run(backend.argv(), input="Say hi", env=poisoned, cwd=env["HOME"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        backend.argv(),
+        input="Say hi",
+        env=poisoned,
+        cwd=env["HOME"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     result = parse_result(done.stdout)
     assert result is not None and result["is_error"], done.stdout + done.stderr
@@ -192,7 +215,9 @@ def test_overload_is_retried_until_it_works(claude, api, env, waits):
 
 
 def test_bad_request_is_not_retried(claude, api, env, waits):
-    api.responder = CliResponder(Reply.error(400, "invalid_request_error", "max_tokens: bogus value"))
+    api.responder = CliResponder(
+        Reply.error(400, "invalid_request_error", "max_tokens: bogus value")
+    )
     backend = make_backend(claude, api, env, waits)
 
     with pytest.raises(BackendError) as caught:
@@ -247,8 +272,14 @@ def test_hanging_cli_is_killed_and_retried(claude, api, env, waits):
 
 
 def test_missing_binary_is_a_plain_error(tmp_path):
-    backend = ClaudeCliBackend(model=MODEL, claude_bin=str(tmp_path / "no-claude"), timeout_s=5,
-                               max_retries=3, env={"PATH": ""}, sleep=lambda s: None)
+    backend = ClaudeCliBackend(
+        model=MODEL,
+        claude_bin=str(tmp_path / "no-claude"),
+        timeout_s=5,
+        max_retries=3,
+        env={"PATH": ""},
+        sleep=lambda s: None,
+    )
 
     with pytest.raises(BackendError) as caught:
         backend.extract(digest=DIGEST, known=[])
@@ -257,8 +288,14 @@ def test_missing_binary_is_a_plain_error(tmp_path):
 
 
 def test_child_env_drops_proxies_and_adds_the_header():
-    base = {"PATH": "/bin", "Https_Proxy": "http://p:1", "HTTP_PROXY": "http://p:1", "all_proxy": "x",
-            "NO_PROXY": "localhost", "ANTHROPIC_CUSTOM_HEADERS": "x-a: 1\n"}
+    base = {
+        "PATH": "/bin",
+        "Https_Proxy": "http://p:1",
+        "HTTP_PROXY": "http://p:1",
+        "all_proxy": "x",
+        "NO_PROXY": "localhost",
+        "ANTHROPIC_CUSTOM_HEADERS": "x-a: 1\n",
+    }
 
     env = child_env(base, base_url="http://127.0.0.1:9")
 
@@ -271,21 +308,30 @@ def test_child_env_drops_proxies_and_adds_the_header():
 
 
 def test_child_env_keeps_an_existing_analyzer_header_and_base_url():
-    env = child_env({"ANTHROPIC_CUSTOM_HEADERS": "X-Glass-Analyzer: 1", "ANTHROPIC_BASE_URL": "http://a",
-                     "CLAUDE_CODE_MAX_RETRIES": "5"}, base_url=None)
+    env = child_env(
+        {
+            "ANTHROPIC_CUSTOM_HEADERS": "X-Glass-Analyzer: 1",
+            "ANTHROPIC_BASE_URL": "http://a",
+            "CLAUDE_CODE_MAX_RETRIES": "5",
+        },
+        base_url=None,
+    )
 
     assert env["ANTHROPIC_CUSTOM_HEADERS"] == "X-Glass-Analyzer: 1"
     assert env["ANTHROPIC_BASE_URL"] == "http://a"
     assert env["CLAUDE_CODE_MAX_RETRIES"] == "5"
 
 
-@pytest.mark.parametrize("text", [
-    '{"memories": []}',
-    '```json\n{"memories": []}\n```',
-    'Sure! Here it is:\n```\n{"memories": []}\n```\nAnything else?',
-    'The answer is {"memories": []} as requested.',
-    '{"note": "x"} and then {"memories": []}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"memories": []}',
+        '```json\n{"memories": []}\n```',
+        'Sure! Here it is:\n```\n{"memories": []}\n```\nAnything else?',
+        'The answer is {"memories": []} as requested.',
+        '{"note": "x"} and then {"memories": []}',
+    ],
+)
 def test_find_json_object_tolerates_fences_and_prose(text):
     assert find_json_object(text) == {"memories": []}
 
@@ -305,17 +351,25 @@ def test_build_prompt_has_instructions_rule_schema_and_message():
 
 # The `result` texts and `api_error_status` values below are what Claude Code 2.1.197
 # printed for the stand-in's error replies.
-@pytest.mark.parametrize("status, text, retryable, too_large", [
-    (529, "API Error: 529 Overloaded. This is a server-side issue, usually temporary", True, False),
-    (429, "API Error: Request rejected (429) · Rate limited", True, False),
-    (500, "API Error: 500 Internal server error.", True, False),
-    (None, "API Error: Unable to connect to API (ECONNRESET)", True, False),
-    (None, "Request timed out", True, False),
-    (400, "Prompt is too long · the request is ~210000 tokens (limit 200000)", False, True),
-    (413, "Request too large (max 32MB). Try with a smaller file.", False, True),
-    (401, "Invalid API key · Fix external API key", False, False),
-    (None, "Not logged in · Please run /login", False, False),
-])
+@pytest.mark.parametrize(
+    "status, text, retryable, too_large",
+    [
+        (
+            529,
+            "API Error: 529 Overloaded. This is a server-side issue, usually temporary",
+            True,
+            False,
+        ),
+        (429, "API Error: Request rejected (429) · Rate limited", True, False),
+        (500, "API Error: 500 Internal server error.", True, False),
+        (None, "API Error: Unable to connect to API (ECONNRESET)", True, False),
+        (None, "Request timed out", True, False),
+        (400, "Prompt is too long · the request is ~210000 tokens (limit 200000)", False, True),
+        (413, "Request too large (max 32MB). Try with a smaller file.", False, True),
+        (401, "Invalid API key · Fix external API key", False, False),
+        (None, "Not logged in · Please run /login", False, False),
+    ],
+)
 def test_result_errors_are_classified(status, text, retryable, too_large):
     result = {"type": "result", "is_error": True, "api_error_status": status, "result": text}
 

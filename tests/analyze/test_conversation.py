@@ -1,6 +1,5 @@
 """analyze/conversation.py: sessions, projects and main-loop vs side calls, on real traffic."""
 
-
 import pytest
 
 from analyze import conversation
@@ -58,20 +57,34 @@ def test_project_from_the_system_prompt():
     main_1x = next(doc_of(p) for p in corpus.trace_pairs() if p["request"]["body"].get("tools"))
     assert conversation.project(main_1x).startswith("/Users/badlogic/")
     assert conversation.project({"request": {}}) is None
-    spaced = {"request": {"system": [{"type": "text", "text": "Working directory: /Users/me/My Projects/app\nIs a git repo"}]}}
+    spaced = {
+        "request": {
+            "system": [
+                {
+                    "type": "text",
+                    "text": "Working directory: /Users/me/My Projects/app\nIs a git repo",
+                }
+            ]
+        }
+    }
     assert conversation.project(spaced) == "/Users/me/My Projects/app"
 
 
 def test_model_prefers_the_answering_model():
-    assert conversation.model({"request": {"model": "a"}, "response": {"body": {"model": "b"}}}) == "b"
+    assert (
+        conversation.model({"request": {"model": "a"}, "response": {"body": {"model": "b"}}}) == "b"
+    )
     assert conversation.model({"request": {"model": "a"}}) == "a"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("<system-reminder>x</system-reminder>", ""),
-    ("hello <system-reminder>\nx\n</system-reminder> world", "hello  world"),
-    ("cut <system-reminder>never closed", "cut"),
-    ("  plain  ", "plain"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("<system-reminder>x</system-reminder>", ""),
+        ("hello <system-reminder>\nx\n</system-reminder> world", "hello  world"),
+        ("cut <system-reminder>never closed", "cut"),
+        ("  plain  ", "plain"),
+    ],
+)
 def test_strip_reminders(text, expected):
     assert conversation.strip_reminders(text) == expected

@@ -88,8 +88,12 @@ def reference(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Refer
     ids = [m["id"] for m in memories]
     assert len(ids) == len(set(ids))
     report = status(config)
-    assert (report["processed"], report["pending"], report["failed"], report["quarantined"]) == \
-        (CAPTURES, 0, 0, 0), report
+    assert (report["processed"], report["pending"], report["failed"], report["quarantined"]) == (
+        CAPTURES,
+        0,
+        0,
+        0,
+    ), report
     # One memory per capture that had something to say, and each names its capture.
     sent = [rel for r in requests for rel in markers(r)]
     assert len(sent) == len(set(sent)) == len(memories) > 10
@@ -109,23 +113,31 @@ def assert_like_reference(folder: Path, config: Path, reference: Reference) -> N
     duplicates = [i for i, n in collections.Counter(ids).items() if n > 1]
     assert not duplicates, f"memories written twice: {duplicates}"
     assert set(ids) == set(reference.ids), (
-        f"missing: {sorted(set(reference.ids) - set(ids))}, extra: {sorted(set(ids) - set(reference.ids))}")
+        f"missing: {sorted(set(reference.ids) - set(ids))}, extra: {sorted(set(ids) - set(reference.ids))}"
+    )
     assert {m["id"]: m["text"] for m in memories} == reference.texts
     for memory in memories:
         assert memory["text"].split()[1] in memory["sources"], memory
     assert ledger_pending(folder / "captures" / ".analyze") is None, "a pending commit was left"
     report = status(config)
-    assert (report["processed"], report["pending"], report["failed"], report["quarantined"]) == \
-        (CAPTURES, 0, 0, 0), report
+    assert (report["processed"], report["pending"], report["failed"], report["quarantined"]) == (
+        CAPTURES,
+        0,
+        0,
+        0,
+    ), report
     assert report["memories"] == len(reference.ids)
 
 
 # -- the named crash points -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("point", ["after_call", "after_begin_commit", "torn_append", "after_append"])
-def test_crash_point_then_restart(point: str, template: Path, reference: Reference,
-                                  tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "point", ["after_call", "after_begin_commit", "torn_append", "after_append"]
+)
+def test_crash_point_then_restart(
+    point: str, template: Path, reference: Reference, tmp_path: Path
+) -> None:
     folder = fresh_copy(template, tmp_path / "run")
     store = folder / "captures" / "memories.jsonl"
     state = folder / "captures" / ".analyze"
@@ -146,10 +158,12 @@ def test_crash_point_then_restart(point: str, template: Path, reference: Referen
             assert set(chunk) <= set(pending.rels)
             data = store.read_bytes() if store.exists() else b""
             assert data[: pending.offset] == b"" and pending.offset == 0
-            expected_tail = {"after_begin_commit": b"",
-                             "torn_append": pending.data[: len(pending.data) // 2],
-                             "after_append": pending.data}[point]
-            assert data[pending.offset:] == expected_tail
+            expected_tail = {
+                "after_begin_commit": b"",
+                "torn_append": pending.data[: len(pending.data) // 2],
+                "after_append": pending.data,
+            }[point]
+            assert data[pending.offset :] == expected_tail
 
         restarted = analyze(config, "--once")
         assert restarted.returncode == 0, restarted.stderr
@@ -191,11 +205,13 @@ def scenarios(span: float) -> list[list[Kill]]:
     rng = random.Random(SEED)
     plans = []
     for i in range(RANDOM_SCENARIOS):
-        plans.append([
-            Kill(seconds=span * (i + rng.random()) / RANDOM_SCENARIOS),
-            Kill(after_requests=rng.randint(1, 3), jitter=rng.uniform(0.0, 0.09)),
-            Kill(after_requests=rng.randint(1, 2), jitter=rng.uniform(0.0, 0.09)),
-        ])
+        plans.append(
+            [
+                Kill(seconds=span * (i + rng.random()) / RANDOM_SCENARIOS),
+                Kill(after_requests=rng.randint(1, 3), jitter=rng.uniform(0.0, 0.09)),
+                Kill(after_requests=rng.randint(1, 2), jitter=rng.uniform(0.0, 0.09)),
+            ]
+        )
     return plans
 
 
@@ -213,7 +229,9 @@ def run_killed(zygote: Zygote, config: Path, api: StandIn, kill: Kill | None, lo
                 time.sleep(kill.jitter)
                 break
             if time.monotonic() - started > 60:
-                raise AssertionError(f"run did not finish or reach its kill point: {log.read_text()}")
+                raise AssertionError(
+                    f"run did not finish or reach its kill point: {log.read_text()}"
+                )
             time.sleep(0.002)
         if kill is not None:
             proc.kill()
@@ -224,8 +242,14 @@ def run_killed(zygote: Zygote, config: Path, api: StandIn, kill: Kill | None, lo
             proc.wait(5)
 
 
-def run_scenario(number: int, plan: list[Kill], template: Path, base: Path,
-                 reference: Reference, zygotes: queue.SimpleQueue) -> tuple[int, list[str], float]:
+def run_scenario(
+    number: int,
+    plan: list[Kill],
+    template: Path,
+    base: Path,
+    reference: Reference,
+    zygotes: queue.SimpleQueue,
+) -> tuple[int, list[str], float]:
     folder = fresh_copy(template, base / f"scenario-{number:02d}")
     notes = []
     kills = 0
@@ -267,8 +291,10 @@ def test_random_kills_then_restart(template: Path, reference: Reference, tmp_pat
         _, _, whole_run = run_scenario(99, [], template, tmp_path, reference, zygotes)
         plans = scenarios(span=whole_run * 1.1)
         with ThreadPoolExecutor(WORKERS) as pool:
-            futures = [pool.submit(run_scenario, i, plan, template, tmp_path, reference, zygotes)
-                       for i, plan in enumerate(plans)]
+            futures = [
+                pool.submit(run_scenario, i, plan, template, tmp_path, reference, zygotes)
+                for i, plan in enumerate(plans)
+            ]
             results = [f.result() for f in futures]
     finally:
         for zygote in started:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import collections
 import json
 import os
-import time
 import shutil
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,8 @@ from analyze.pipeline import Analyzer, Stats
 from analyze.watch import run_once
 from glass.config import load_config
 from tests.analyzer_harness import (
-    CORPUS_CAPTURES,
     API_KEY,
+    CORPUS_CAPTURES,
     MemoryModel,
     analyze,
     capture_bytes,
@@ -77,17 +77,22 @@ def fresh(template: Path, folder: Path) -> Path:
     return folder
 
 
-def run_in_process(folder: Path, api: StandIn, *, waits: list[float] | None = None,
-                   **analyze_keys) -> tuple[Stats, Path]:
+def run_in_process(
+    folder: Path, api: StandIn, *, waits: list[float] | None = None, **analyze_keys
+) -> tuple[Stats, Path]:
     """One `--once` run of the real Analyzer here; backoff waits go to `waits`."""
     analyze_keys.setdefault("batch_size", BATCH_SIZE)
     config = write_config(folder, base_url=api.url, **analyze_keys)
     full = load_config(config)
     cfg = full.analyze
     backend = AnthropicBackend(
-        model=cfg.model, api_key=API_KEY, base_url=cfg.base_url,
-        max_output_tokens=cfg.max_output_tokens, timeout_s=cfg.timeout_s,
-        max_retries=cfg.max_retries, sleep=(waits if waits is not None else []).append,
+        model=cfg.model,
+        api_key=API_KEY,
+        base_url=cfg.base_url,
+        max_output_tokens=cfg.max_output_tokens,
+        timeout_s=cfg.timeout_s,
+        max_retries=cfg.max_retries,
+        sleep=(waits if waits is not None else []).append,
         sdk_max_retries=0,
     )
     analyzer = Analyzer(full, backend=backend)
@@ -120,9 +125,13 @@ def clean(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Clean:
     memories = read_store(folder / "captures" / "memories.jsonl")
     sent = [rel for r in requests for rel in markers(r)]
     assert len(memories) == len(sent) == len(set(sent)) > 10
-    return Clean(ids={m["id"] for m in memories}, texts={m["id"]: m["text"] for m in memories},
-                 lines=collections.Counter(line for r in requests for line in content_lines(r)),
-                 sent=sent, calls=len(requests))
+    return Clean(
+        ids={m["id"] for m in memories},
+        texts={m["id"]: m["text"] for m in memories},
+        lines=collections.Counter(line for r in requests for line in content_lines(r)),
+        sent=sent,
+        calls=len(requests),
+    )
 
 
 def ledger_calls(folder: Path) -> list:
@@ -141,8 +150,9 @@ def assert_clean_result(folder: Path, clean: Clean) -> None:
     assert {m["id"]: m["text"] for m in memories} == clean.texts
     states = ledger_states(folder / "captures" / ".analyze")
     assert len(states) == CAPTURES
-    assert {s for s, _ in states.values()} == {"processed"}, \
-        {rel: s for rel, s in states.items() if s[0] != "processed"}
+    assert {s for s, _ in states.values()} == {"processed"}, {
+        rel: s for rel, s in states.items() if s[0] != "processed"
+    }
     assert ledger_pending(folder / "captures" / ".analyze") is None
 
 
@@ -177,18 +187,22 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-def test_transient_faults_are_retried_and_change_nothing(fault: str, template: Path, clean: Clean,
-                                                         tmp_path: Path) -> None:
+def test_transient_faults_are_retried_and_change_nothing(
+    fault: str, template: Path, clean: Clean, tmp_path: Path
+) -> None:
     # The first call fails once; the second fails twice in a row, then succeeds.
     faults = Faults({0, 2, 3}, FAULTS[fault])
     waits: list[float] = []
     folder = fresh(template, tmp_path)
     with StandIn(faults.model) as api:
-        stats, config = run_in_process(folder, api, waits=waits, max_retries=3,
-                                       timeout_s=0.5 if fault == "timeout" else 10.0)
+        stats, config = run_in_process(
+            folder, api, waits=waits, max_retries=3, timeout_s=0.5 if fault == "timeout" else 10.0
+        )
         requests = api.message_requests
     assert faults.faulted == [0, 2, 3]
-    assert len(requests) == clean.calls + 3, "the SDK's own retries are off: one request per attempt"
+    assert len(requests) == clean.calls + 3, (
+        "the SDK's own retries are off: one request per attempt"
+    )
     assert stats.failed == 0 and stats.processed == CAPTURES
     assert_clean_result(folder, clean)
     # Glass's backoff: the server's retry-after when given, else capped exponential.
@@ -208,9 +222,11 @@ def test_faults_through_the_real_process(template: Path, clean: Clean, tmp_path:
     """`python -m analyze --once` with the SDK's own retries on: each call fails three
     times (429, 529, 503) before it succeeds; `retry-after-ms` keeps the waits short."""
     quick = {"retry-after-ms": "1", "retry-after": "0"}
-    rotation = [Reply.error(429, "rate_limit_error", "Rate limited", headers=quick),
-                Reply.error(529, "overloaded_error", "Overloaded", headers=quick),
-                Reply.error(503, "api_error", "Service unavailable", headers=quick)]
+    rotation = [
+        Reply.error(429, "rate_limit_error", "Rate limited", headers=quick),
+        Reply.error(529, "overloaded_error", "Overloaded", headers=quick),
+        Reply.error(503, "api_error", "Service unavailable", headers=quick),
+    ]
     seen: dict[str, int] = collections.defaultdict(int)
     lock = threading.Lock()
 
@@ -232,8 +248,12 @@ def test_faults_through_the_real_process(template: Path, clean: Clean, tmp_path:
     assert len(requests) == 4 * clean.calls
     assert_clean_result(folder, clean)
     report = status(config)
-    assert (report["processed"], report["pending"], report["failed"], report["failed_calls"]) == \
-        (CAPTURES, 0, 0, 0), report
+    assert (report["processed"], report["pending"], report["failed"], report["failed_calls"]) == (
+        CAPTURES,
+        0,
+        0,
+        0,
+    ), report
 
 
 # -- lasting failures: recorded as failed, retried at the next start ---------------------------
@@ -241,9 +261,12 @@ def test_faults_through_the_real_process(template: Path, clean: Clean, tmp_path:
 
 @pytest.mark.parametrize("failure", ["500", "401"])
 def test_lasting_failure_is_recorded_and_retried_at_next_start(
-        failure: str, template: Path, clean: Clean, tmp_path: Path) -> None:
-    reply = {"500": lambda: Reply.api_error(message="The stand-in is down"),
-             "401": lambda: Reply.error(401, "authentication_error", "invalid x-api-key")}[failure]
+    failure: str, template: Path, clean: Clean, tmp_path: Path
+) -> None:
+    reply = {
+        "500": lambda: Reply.api_error(message="The stand-in is down"),
+        "401": lambda: Reply.error(401, "authentication_error", "invalid x-api-key"),
+    }[failure]
     message = {"500": "The stand-in is down", "401": "invalid x-api-key"}[failure]
     faults = Faults(None, reply)
     folder = fresh(template, tmp_path)
@@ -255,8 +278,9 @@ def test_lasting_failure_is_recorded_and_retried_at_next_start(
         failed = {rel for rel, (state, _) in states.items() if state == "failed"}
         # Every capture that had something to send failed, with the API's message.
         assert set(clean.sent) <= failed
-        assert all(message in states[rel][1] and failure in states[rel][1] for rel in failed), \
-            {states[rel][1] for rel in failed}
+        assert all(message in states[rel][1] and failure in states[rel][1] for rel in failed), {
+            states[rel][1] for rel in failed
+        }
         assert {s for s, _ in states.values()} == {"processed", "failed"}
         assert read_store(folder / "captures" / "memories.jsonl") == []
         assert ledger_pending(state_dir) is None
@@ -275,14 +299,25 @@ def test_lasting_failure_is_recorded_and_retried_at_next_start(
 
 def test_failed_captures_are_not_retried_within_the_same_start(tmp_path: Path) -> None:
     (tmp_path / "captures").mkdir()
-    write_capture(tmp_path / "captures", "2026-11-21/001_100000_messages.json",
-                  simple_capture("Please always use tabs."))
+    write_capture(
+        tmp_path / "captures",
+        "2026-11-21/001_100000_messages.json",
+        simple_capture("Please always use tabs."),
+    )
     faults = Faults(None, lambda: Reply.api_error(message="down"))
     with StandIn(faults.model) as api:
         config = write_config(tmp_path, base_url=api.url, batch_size=1, max_retries=0)
         cfg = load_config(config)
-        backend = AnthropicBackend(model="m", api_key=API_KEY, base_url=api.url, max_output_tokens=100,
-                                   timeout_s=5, max_retries=0, sleep=lambda s: None, sdk_max_retries=0)
+        backend = AnthropicBackend(
+            model="m",
+            api_key=API_KEY,
+            base_url=api.url,
+            max_output_tokens=100,
+            timeout_s=5,
+            max_retries=0,
+            sleep=lambda s: None,
+            sdk_max_retries=0,
+        )
         analyzer = Analyzer(cfg, backend=backend)
         try:
             run_once(analyzer, stop=threading.Event(), progress=False)
@@ -304,7 +339,9 @@ def test_status_reports_failed_captures_before_any_memory_exists(tmp_path: Path)
     captures = tmp_path / "captures"
     write_capture(captures, "2026-11-21/001_100000_messages.json", simple_capture("Use tabs."))
     write_capture(captures, "2026-11-21/002_100000_messages.json", simple_capture("Use spaces."))
-    with StandIn(Faults(None, lambda: Reply.api_error(message="The stand-in is down")).model) as api:
+    with StandIn(
+        Faults(None, lambda: Reply.api_error(message="The stand-in is down")).model
+    ) as api:
         run_in_process(tmp_path, api, max_retries=0)
     assert not (captures / "memories.jsonl").exists()
     done = analyze(tmp_path / "config.yaml", "status", "--json")
@@ -312,24 +349,35 @@ def test_status_reports_failed_captures_before_any_memory_exists(tmp_path: Path)
     report = json.loads(done.stdout)
     assert (report["failed"], report["memories"], report["pending"]) == (2, 0, 0)
     assert sorted(f["capture"] for f in report["failed_files"]) == [
-        "2026-11-21/001_100000_messages.json", "2026-11-21/002_100000_messages.json"]
-    assert all("500" in f["reason"] and "The stand-in is down" in f["reason"]
-               for f in report["failed_files"]), report["failed_files"]
+        "2026-11-21/001_100000_messages.json",
+        "2026-11-21/002_100000_messages.json",
+    ]
+    assert all(
+        "500" in f["reason"] and "The stand-in is down" in f["reason"]
+        for f in report["failed_files"]
+    ), report["failed_files"]
     listed = analyze(tmp_path / "config.yaml", "list")
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
 
 
 @pytest.mark.parametrize("answer", ["html", "invalid-json", "empty-object"])
 def test_an_answer_that_is_not_a_message_fails_the_batch_not_the_analyzer(
-        answer: str, tmp_path: Path) -> None:
+    answer: str, tmp_path: Path
+) -> None:
     """A 200 that is not a Message (a gateway's HTML page, cut JSON, `{}`) is a failed
     call like any other: the captures are `failed` with a reason, the run goes on
     and exits 0, and the next start retries them."""
-    reply = {"html": Reply.raw(200, b"<html><body>Sign in to the Wi-Fi</body></html>",
-                               headers={"content-type": "text/html"}),
-             "invalid-json": Reply.raw(200, b'{"type": "message", "content": [',
-                                       headers={"content-type": "application/json"}),
-             "empty-object": Reply.raw(200, b"{}", headers={"content-type": "application/json"})}[answer]
+    reply = {
+        "html": Reply.raw(
+            200,
+            b"<html><body>Sign in to the Wi-Fi</body></html>",
+            headers={"content-type": "text/html"},
+        ),
+        "invalid-json": Reply.raw(
+            200, b'{"type": "message", "content": [', headers={"content-type": "application/json"}
+        ),
+        "empty-object": Reply.raw(200, b"{}", headers={"content-type": "application/json"}),
+    }[answer]
     captures = tmp_path / "captures"
     write_capture(captures, "2026-11-21/001_100000_messages.json", simple_capture("Use tabs."))
     write_capture(captures, "2026-11-21/002_100000_messages.json", simple_capture("Use spaces."))
@@ -350,7 +398,9 @@ def test_an_answer_that_is_not_a_message_fails_the_batch_not_the_analyzer(
 # -- too large: split until it fits -------------------------------------------------------------
 
 
-def test_413_above_a_size_is_split_until_it_fits(template: Path, clean: Clean, tmp_path: Path) -> None:
+def test_413_above_a_size_is_split_until_it_fits(
+    template: Path, clean: Clean, tmp_path: Path
+) -> None:
     limit = 9_000  # bytes of request body; the largest clean call is about 18 KB
 
     def fault(index: int, recorded: Recorded) -> Reply | None:
@@ -371,8 +421,9 @@ def test_413_above_a_size_is_split_until_it_fits(template: Path, clean: Clean, t
     assert_split_result(folder)
 
 
-def test_prompt_too_long_for_the_first_calls_is_split(template: Path, clean: Clean,
-                                                      tmp_path: Path) -> None:
+def test_prompt_too_long_for_the_first_calls_is_split(
+    template: Path, clean: Clean, tmp_path: Path
+) -> None:
     faults = Faults({0, 1, 2}, lambda: Reply.prompt_too_long())
     folder = fresh(template, tmp_path)
     with StandIn(faults.model) as api:
@@ -394,7 +445,8 @@ def assert_split_result(folder: Path) -> None:
 
 
 def test_small_max_input_tokens_makes_several_calls_each_within_budget(
-        template: Path, clean: Clean, tmp_path: Path) -> None:
+    template: Path, clean: Clean, tmp_path: Path
+) -> None:
     budget = 1_600  # about 1,000 tokens for the excerpt after the instructions
     folder = fresh(template, tmp_path)
     model = MemoryModel()
@@ -420,12 +472,16 @@ def test_capture_markers_count_against_the_token_budget(tmp_path: Path) -> None:
     history: list[dict] = []
     for k in range(1, 121):
         history.append({"role": "user", "content": f"note {k}"})
-        write_capture(tmp_path / "captures", f"2026-11-21/{k:03d}_100000_messages.json",
-                      capture_doc(session="s-many", messages=list(history), answer=f"ok {k}"))
+        write_capture(
+            tmp_path / "captures",
+            f"2026-11-21/{k:03d}_100000_messages.json",
+            capture_doc(session="s-many", messages=list(history), answer=f"ok {k}"),
+        )
         history.append({"role": "assistant", "content": f"ok {k}"})
     with StandIn(MemoryModel()) as api:
-        stats, _ = run_in_process(tmp_path, api, batch_size=200, max_input_tokens=budget,
-                                  known_memories=0)
+        stats, _ = run_in_process(
+            tmp_path, api, batch_size=200, max_input_tokens=budget, known_memories=0
+        )
         requests = api.message_requests
     assert stats.processed == 120 and stats.failed == 0
     sizes = [estimate_tokens(INSTRUCTIONS + user_content(r)) for r in requests]
@@ -438,9 +494,11 @@ def test_capture_markers_count_against_the_token_budget(tmp_path: Path) -> None:
 def test_bad_captures_are_quarantined_and_the_run_goes_on(tmp_path: Path) -> None:
     captures = tmp_path / "captures"
     day = "2026-11-21"
-    good = {f"{day}/001_100000_messages.json": "Please always use tabs.",
-            f"{day}/005_100000_messages.json": "The API server listens on port 8042.",
-            f"{day}/011_100000_messages.json": "We deploy with make release."}
+    good = {
+        f"{day}/001_100000_messages.json": "Please always use tabs.",
+        f"{day}/005_100000_messages.json": "The API server listens on port 8042.",
+        f"{day}/011_100000_messages.json": "We deploy with make release.",
+    }
     for rel, text in good.items():
         write_capture(captures, rel, simple_capture(text))
     whole = capture_bytes(simple_capture("This file was cut short."))
@@ -448,14 +506,20 @@ def test_bad_captures_are_quarantined_and_the_run_goes_on(tmp_path: Path) -> Non
         f"{day}/002_100000_messages.json": (whole[: len(whole) // 2], "truncated or invalid JSON"),
         f"{day}/003_100000_messages.json": (b"\x00" + os.urandom(4095), "binary file"),
         f"{day}/004_100000_messages.json": (b'{"captured_at": "\xff\xfe\xfd"}', "not UTF-8"),
-        f"{day}/006_100000_messages.json": (b'[{"url": "https://api.anthropic.com/v1/messages"}]',
-                                           "top level is list"),
-        f"{day}/007_100000_messages.json": (json.dumps({**simple_capture("no url"), "url": None}).encode(),
-                                           "'url' is missing"),
+        f"{day}/006_100000_messages.json": (
+            b'[{"url": "https://api.anthropic.com/v1/messages"}]',
+            "top level is list",
+        ),
+        f"{day}/007_100000_messages.json": (
+            json.dumps({**simple_capture("no url"), "url": None}).encode(),
+            "'url' is missing",
+        ),
         f"{day}/008_100000_messages.json": (b"", "empty file"),
         f"{day}/009_100000_messages.json": (b"  \n\n ", "empty file"),
-        f"{day}/010_100000_messages.json": (json.dumps({**simple_capture("x"), "request": [1]}).encode(),
-                                           "'request' is not an object"),
+        f"{day}/010_100000_messages.json": (
+            json.dumps({**simple_capture("x"), "request": [1]}).encode(),
+            "'request' is not an object",
+        ),
         f"{day}/012_100000_messages.json": (None, "too large"),
     }
     for rel, (data, _) in bad.items():
@@ -479,8 +543,12 @@ def test_bad_captures_are_quarantined_and_the_run_goes_on(tmp_path: Path) -> Non
         assert set(quarantined) == set(bad)
         for rel, (_, reason) in bad.items():
             assert reason in quarantined[rel], (rel, quarantined[rel])
-        assert (report["quarantined"], report["processed"], report["pending"], report["failed"]) == \
-            (len(bad), len(good), 0, 0)
+        assert (
+            report["quarantined"],
+            report["processed"],
+            report["pending"],
+            report["failed"],
+        ) == (len(bad), len(good), 0, 0)
         assert report["memories"] == len(good)
         # Quarantined files are not read again at the next start.
         calls = len(api.message_requests)
@@ -504,4 +572,6 @@ def test_missing_api_key_is_one_line_and_exit_2(mode: str, tmp_path: Path) -> No
     assert len(lines) == 1, done.stderr
     assert "ANTHROPIC_API_KEY" in lines[0] and "claude-cli" in lines[0]
     assert "Traceback" not in done.stderr and done.stdout == ""
-    assert not (tmp_path / "captures" / ".analyze").exists(), "nothing should start without a backend"
+    assert not (tmp_path / "captures" / ".analyze").exists(), (
+        "nothing should start without a backend"
+    )

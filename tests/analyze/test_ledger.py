@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-
 from analyze.ledger import Call, Ledger
 
 
@@ -24,8 +23,16 @@ def test_states_counts_and_problems(tmp_path):
 def test_seen_hashes_and_calls_survive_reopening(tmp_path):
     ledger = Ledger(tmp_path)
     ledger.commit_processed(["a"], session_id="s", hashes=[b"1" * 16, b"2" * 16])
-    ledger.record_call(Call(at="2026-11-21T10:00:00+00:00", backend="anthropic", model="m", ok=True,
-                            input_tokens=10, output_tokens=3))
+    ledger.record_call(
+        Call(
+            at="2026-11-21T10:00:00+00:00",
+            backend="anthropic",
+            model="m",
+            ok=True,
+            input_tokens=10,
+            output_tokens=3,
+        )
+    )
     ledger.close()
     again = Ledger.open_readonly(tmp_path)
     assert again.seen_hashes("s") == {b"1" * 16, b"2" * 16}
@@ -41,10 +48,16 @@ def test_open_readonly_without_a_ledger(tmp_path):
 def test_only_one_analyzer_holds_a_state_folder(tmp_path):
     first = Ledger(tmp_path)
     first.lock()
-    code = ("import sys; from pathlib import Path; from analyze.ledger import Ledger, AlreadyRunning\n"
-            "try:\n    Ledger(Path(sys.argv[1])).lock()\nexcept AlreadyRunning as e:\n    print(e); sys.exit(3)")
-    other = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    code = (
+        "import sys; from pathlib import Path; from analyze.ledger import Ledger, AlreadyRunning\n"
+        "try:\n    Ledger(Path(sys.argv[1])).lock()\nexcept AlreadyRunning as e:\n    print(e); sys.exit(3)"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True
+    )
     assert other.returncode == 3 and "another analyzer" in other.stdout
     first.close()
-    again = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True
+    )
     assert again.returncode == 0

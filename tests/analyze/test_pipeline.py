@@ -9,7 +9,6 @@ import os
 import re
 import time
 
-
 from analyze.backends.base import BackendError, Candidate, Extraction, Usage
 from analyze.ledger import Ledger
 from analyze.pipeline import Analyzer
@@ -37,7 +36,9 @@ class ScriptedModel:
         rels = re.findall(r"^### (\S+)", digest, re.M)
         return Extraction(
             memories=[Candidate(text=f"Capture {rel} was seen.", kind="fact") for rel in rels],
-            usage=Usage(input_tokens=len(digest) // 4, cache_read_input_tokens=100, output_tokens=7),
+            usage=Usage(
+                input_tokens=len(digest) // 4, cache_read_input_tokens=100, output_tokens=7
+            ),
             model=self.model,
         )
 
@@ -51,20 +52,35 @@ class Clock:
 
 
 def config(tmp_path, **analyze):
-    return Config(capture=CaptureConfig(dir=tmp_path / "captures"),
-                  analyze=AnalyzeConfig(store=tmp_path / "captures" / "memories.jsonl",
-                                        state_dir=tmp_path / "captures" / ".analyze", **analyze))
+    return Config(
+        capture=CaptureConfig(dir=tmp_path / "captures"),
+        analyze=AnalyzeConfig(
+            store=tmp_path / "captures" / "memories.jsonl",
+            state_dir=tmp_path / "captures" / ".analyze",
+            **analyze,
+        ),
+    )
 
 
 def main_capture(root, n, text, *, session="s1", response=True, day="2026-11-21", project="/p"):
-    doc = {"captured_at": f"{day}T10:00:00.000+00:00", "method": "POST",
-           "url": "https://api.anthropic.com/v1/messages?beta=true",
-           "headers": {"X-Claude-Code-Session-Id": session},
-           "request": {"model": "m", "tools": [{"name": "Read"}], "system": f"Working directory: {project}",
-                       "messages": [{"role": "user", "content": text}]}}
+    doc = {
+        "captured_at": f"{day}T10:00:00.000+00:00",
+        "method": "POST",
+        "url": "https://api.anthropic.com/v1/messages?beta=true",
+        "headers": {"X-Claude-Code-Session-Id": session},
+        "request": {
+            "model": "m",
+            "tools": [{"name": "Read"}],
+            "system": f"Working directory: {project}",
+            "messages": [{"role": "user", "content": text}],
+        },
+    }
     if response:
-        doc["response"] = {"status": 200, "streamed": False,
-                           "body": {"type": "message", "content": [{"type": "text", "text": f"re: {text}"}]}}
+        doc["response"] = {
+            "status": 200,
+            "streamed": False,
+            "body": {"type": "message", "content": [{"type": "text", "text": f"re: {text}"}]},
+        }
     path = root / day / f"{n:03d}_100000_messages.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc))
@@ -74,14 +90,23 @@ def main_capture(root, n, text, *, session="s1", response=True, day="2026-11-21"
 def side_capture(root, n, day="2026-11-21"):
     path = root / day / f"{n:03d}_100000_messages.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"captured_at": "x", "url": "u", "request": {"max_tokens": 1, "messages": []},
-                                "response": {"status": 200, "body": {}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "captured_at": "x",
+                "url": "u",
+                "request": {"max_tokens": 1, "messages": []},
+                "response": {"status": 200, "body": {}},
+            }
+        )
+    )
     return path
 
 
 def run(cfg, model, **kw):
     analyzer = Analyzer(cfg, backend=model, **kw)
     import threading
+
     run_once(analyzer, stop=threading.Event(), progress=False)
     analyzer.close()
     return analyzer
@@ -106,9 +131,9 @@ def test_batches_count_captures_with_something_to_send(tmp_path):
     assert markers == [["001", "003"], ["005"]]
     assert analyzer.stats.processed == 5
     mems = store_lines(cfg)
-    assert [m["sources"] for m in mems] == [["2026-11-21/001_100000_messages.json",
-                                              "2026-11-21/003_100000_messages.json"]] * 2 + [
-        ["2026-11-21/005_100000_messages.json"]]
+    assert [m["sources"] for m in mems] == [
+        ["2026-11-21/001_100000_messages.json", "2026-11-21/003_100000_messages.json"]
+    ] * 2 + [["2026-11-21/005_100000_messages.json"]]
     assert {m["session_id"] for m in mems} == {"s1"} and {m["project"] for m in mems} == {"/p"}
 
 
@@ -196,7 +221,9 @@ def test_too_large_for_the_api_is_split_and_retried(tmp_path):
     run(cfg, model)
     assert len(model.calls) == 5  # whole, first half (too large), its halves, second half
     texts = sorted(m["text"] for m in store_lines(cfg))
-    assert texts == sorted({f"Capture 2026-11-21/{n:03d}_100000_messages.json was seen." for n in range(1, 5)})
+    assert texts == sorted(
+        {f"Capture 2026-11-21/{n:03d}_100000_messages.json was seen." for n in range(1, 5)}
+    )
     ledger = Ledger.open_readonly(cfg.analyze.state_dir)
     assert ledger.counts() == {"processed": 4, "quarantined": 0, "failed": 0}
 
@@ -204,11 +231,14 @@ def test_too_large_for_the_api_is_split_and_retried(tmp_path):
 def test_failures_are_recorded_and_retried_at_the_next_start(tmp_path):
     cfg = config(tmp_path)
     main_capture(cfg.capture.dir, 1, "first")
-    broken = BackendError(message="anthropic: 500 Internal server error", retryable=True, status=500)
+    broken = BackendError(
+        message="anthropic: 500 Internal server error", retryable=True, status=500
+    )
     run(cfg, ScriptedModel(errors=[broken]))
     ledger = Ledger.open_readonly(cfg.analyze.state_dir)
-    assert ledger.problems("failed") == [("2026-11-21/001_100000_messages.json",
-                                          "scripted: anthropic: 500 Internal server error")]
+    assert ledger.problems("failed") == [
+        ("2026-11-21/001_100000_messages.json", "scripted: anthropic: 500 Internal server error")
+    ]
     assert [c.ok for c in ledger.calls()] == [False]
     ledger.close()
     assert store_lines(cfg) == []
@@ -261,10 +291,14 @@ def test_a_capture_analysed_before_its_response_is_read_again_when_it_comes(tmp_
     assert "re: a long answer" not in first.calls[0]["digest"]
     run(cfg, again := ScriptedModel())
     assert again.calls == []  # unchanged: not read again
-    main_capture(cfg.capture.dir, 1, "a long answer is coming", response=True)  # the proxy rewrote it
+    main_capture(
+        cfg.capture.dir, 1, "a long answer is coming", response=True
+    )  # the proxy rewrote it
     os.utime(path, (time.time() + 5, time.time() + 5))
     run(cfg, late := ScriptedModel())
-    assert [c["digest"].splitlines()[1:] for c in late.calls] == [["ASSISTANT: re: a long answer is coming"]]
+    assert [c["digest"].splitlines()[1:] for c in late.calls] == [
+        ["ASSISTANT: re: a long answer is coming"]
+    ]
     ledger = Ledger.open_readonly(cfg.analyze.state_dir)
     assert ledger.revisable() == {} and ledger.counts()["processed"] == 1
 
@@ -302,7 +336,8 @@ def test_known_memories_of_the_project_are_shown_to_the_model(tmp_path):
     run(cfg, model)
     assert model.calls[0]["known"] == []
     assert [k.text for k in model.calls[1]["known"]] == [
-        "Capture 2026-11-21/001_100000_messages.json was seen."]
+        "Capture 2026-11-21/001_100000_messages.json was seen."
+    ]
 
 
 def test_restart_sends_nothing_twice(tmp_path):

@@ -18,9 +18,13 @@ def parts(tmp_path):
 
 
 def new(mem, *texts, kind="fact", supersedes=(), session="s1", project=None):
-    return mem.new_memories([Candidate(text=t, kind=kind, supersedes=tuple(supersedes)) for t in texts],
-                            session_id=session, project=project, sources=["2026-11-21/001_x_messages.json"],
-                            model="claude-haiku-5-5")
+    return mem.new_memories(
+        [Candidate(text=t, kind=kind, supersedes=tuple(supersedes)) for t in texts],
+        session_id=session,
+        project=project,
+        sources=["2026-11-21/001_x_messages.json"],
+        model="claude-haiku-5-5",
+    )
 
 
 def test_normalized_text_decides_identity():
@@ -32,9 +36,14 @@ def test_commit_appends_lines_and_marks_captures(parts, tmp_path):
     ledger, mem = parts
     memories = new(mem, "The API listens on 8042.", "the api listens on 8042", "Tests use pytest.")
     assert len(memories) == 2  # the second is the first, normalized
-    store.commit(ledger, mem, rels=["a", "b"], session_id="s1", hashes=[b"h" * 16], memories=memories)
+    store.commit(
+        ledger, mem, rels=["a", "b"], session_id="s1", hashes=[b"h" * 16], memories=memories
+    )
     lines = (tmp_path / "memories.jsonl").read_text().splitlines()
-    assert [json.loads(line)["text"] for line in lines] == ["The API listens on 8042.", "Tests use pytest."]
+    assert [json.loads(line)["text"] for line in lines] == [
+        "The API listens on 8042.",
+        "Tests use pytest.",
+    ]
     first = json.loads(lines[0])
     assert set(first) >= {"id", "text", "kind", "created_at", "session_id", "sources", "model"}
     assert first["sources"] == ["2026-11-21/001_x_messages.json"]
@@ -80,8 +89,9 @@ def test_recover_completes_an_interrupted_commit_exactly_once(tmp_path, cut):
     store.commit(ledger, mem, rels=["a"], session_id="s", hashes=[], memories=[first])
     memories = new(mem, "Second.", "Third.")
     data = store.encode(memories)
-    pending = store.PendingCommit(offset=mem.size(), data=data, rels=["b", "c"], session_id="s",
-                                  hashes=[b"x" * 16])
+    pending = store.PendingCommit(
+        offset=mem.size(), data=data, rels=["b", "c"], session_id="s", hashes=[b"x" * 16]
+    )
     ledger.begin_commit(pending)  # ... and the process dies somewhere after this
     if cut == "torn":
         mem.write_at(pending.offset, data[:10])

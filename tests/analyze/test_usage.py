@@ -35,7 +35,12 @@ usage:
     claude-sonnet-4: {input: 3.0, output: 15.0, cache_write_5m: 3.75, cache_write_1h: 6.0, cache_read: 0.3}
     claude-3-5-haiku: {input: 0.8, output: 4.0, cache_write_5m: 1.0, cache_write_1h: 1.6, cache_read: 0.08}
 """
-TOKEN_KEYS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
+TOKEN_KEYS = (
+    "input_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+)
 ROW_KEYS = {"key", "scope", "requests", *TOKEN_KEYS, "cost_usd", "incomplete"}
 
 
@@ -107,10 +112,12 @@ def raw_usage(response: dict[str, Any]) -> dict[str, int]:
 
 
 def hand_cost(totals: dict[str, int], price: Price) -> float:
-    return (totals["input_tokens"] * price.input
-            + totals["cache_creation_input_tokens"] * price.cache_write_5m
-            + totals["cache_read_input_tokens"] * price.cache_read
-            + totals["output_tokens"] * price.output) / 1e6
+    return (
+        totals["input_tokens"] * price.input
+        + totals["cache_creation_input_tokens"] * price.cache_write_5m
+        + totals["cache_read_input_tokens"] * price.cache_read
+        + totals["output_tokens"] * price.output
+    ) / 1e6
 
 
 def exchange(
@@ -129,19 +136,26 @@ def exchange(
     error: str | None = None,
 ) -> dict[str, Any]:
     """A capture document (README.md, "Capture file format") for one Messages call."""
-    request: dict[str, Any] = {"model": model, "max_tokens": 32000,
-                               "messages": [{"role": "user", "content": "hi"}]}
+    request: dict[str, Any] = {
+        "model": model,
+        "max_tokens": 32000,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     if tools:
         request["tools"] = [{"name": "Read", "input_schema": {"type": "object"}}]
     doc: dict[str, Any] = {
-        "captured_at": captured_at, "method": "POST",
+        "captured_at": captured_at,
+        "method": "POST",
         "url": "https://api.anthropic.com/v1/messages?beta=true",
         "headers": {"x-api-key": "[REDACTED]", "X-Claude-Code-Session-Id": session},
         "request": request,
     }
     if response:
         body: dict[str, Any] = {
-            "type": "message", "role": "assistant", "model": model, "content": [],
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
             "stop_reason": stop_reason,
             "usage": usage_ if usage_ is not None else {"input_tokens": 10, "output_tokens": 5},
         }
@@ -197,8 +211,19 @@ def test_corpus_table(capsys, config, captures):
     code, out, err = report(capsys, config)
     assert code == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0].split() == ["day", "scope", "requests", "input", "cache", "write", "cache", "read",
-                                "output", "cost", "incomplete"]
+    assert lines[0].split() == [
+        "day",
+        "scope",
+        "requests",
+        "input",
+        "cache",
+        "write",
+        "cache",
+        "read",
+        "output",
+        "cost",
+        "incomplete",
+    ]
     day = paths[0].parent.name
     main = next(line for line in lines if line.startswith(f"{day}  main"))
     expected = hand_sums(corpus.SESSION_64)["main"]
@@ -247,7 +272,10 @@ def test_find_price_matches_with_and_without_date_suffix():
     assert usage.find_price("claude-sonnet-4-5", prices) is None  # not a date suffix
     assert usage.find_price("claude-opus-4-8", prices) is None
     exact = Price(input=1, output=1, cache_write_5m=1, cache_write_1h=1, cache_read=1)
-    assert usage.find_price("claude-sonnet-4-20250514", {**prices, "claude-sonnet-4-20250514": exact}) is exact
+    assert (
+        usage.find_price("claude-sonnet-4-20250514", {**prices, "claude-sonnet-4-20250514": exact})
+        is exact
+    )
 
 
 def test_unknown_model_shows_tokens_and_null_cost_with_one_warning(capsys, tmp_path):
@@ -267,9 +295,13 @@ def test_unknown_model_shows_tokens_and_null_cost_with_one_warning(capsys, tmp_p
 
 
 def test_cache_writes_priced_5m_and_1h_apart(capsys, config, captures):
-    split = {"input_tokens": 1, "cache_creation_input_tokens": 3000, "cache_read_input_tokens": 0,
-             "output_tokens": 0,
-             "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000}}
+    split = {
+        "input_tokens": 1,
+        "cache_creation_input_tokens": 3000,
+        "cache_read_input_tokens": 0,
+        "output_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+    }
     put(captures, "2026-11-21", 1, exchange(usage_=split, message_id="a"))
     plain = {"input_tokens": 0, "cache_creation_input_tokens": 1000, "output_tokens": 0}
     put(captures, "2026-11-21", 2, exchange(usage_=plain, message_id="b"))
@@ -294,11 +326,17 @@ def test_since_until_pick_day_folders(capsys, config, captures):
     assert json_rows(capsys, config, "--since", "2030-01-01") == []
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--since", "2025-13-01"], "error: --since '2025-13-01' is not a date like 2026-11-21"),
-    (["--until", "yesterday"], "error: --until 'yesterday' is not a date like 2026-11-21"),
-    (["--since", "2025-06-02", "--until", "2025-06-01"], "error: --since 2025-06-02 is after --until 2025-06-01"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--since", "2025-13-01"], "error: --since '2025-13-01' is not a date like 2026-11-21"),
+        (["--until", "yesterday"], "error: --until 'yesterday' is not a date like 2026-11-21"),
+        (
+            ["--since", "2025-06-02", "--until", "2025-06-01"],
+            "error: --since 2025-06-02 is after --until 2025-06-01",
+        ),
+    ],
+)
 def test_bad_dates_are_one_line_errors(capsys, config, args, message):
     code, out, err = report(capsys, config, *args)
     assert code == 2 and out == "" and err.splitlines() == [message]
@@ -341,14 +379,25 @@ def test_a_capture_rewritten_in_place_is_counted_once(capsys, config, captures):
 
 
 def test_incomplete_exchanges_are_counted_and_flagged(capsys, config, captures):
-    start_usage = {"input_tokens": 7, "cache_creation_input_tokens": 0,
-                   "cache_read_input_tokens": 100, "output_tokens": 1}
+    start_usage = {
+        "input_tokens": 7,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 100,
+        "output_tokens": 1,
+    }
     docs = [
         exchange(message_id="ok"),
         exchange(message_id="cut", complete=False, stop_reason=None, usage_=start_usage),
-        exchange(message_id="cut2", complete=False, stop_reason=None, usage_=start_usage,
-                 error="connection reset by peer"),
-        exchange(response=False, error="client disconnected", captured_at="2026-11-21T10:00:01.000+00:00"),
+        exchange(
+            message_id="cut2",
+            complete=False,
+            stop_reason=None,
+            usage_=start_usage,
+            error="connection reset by peer",
+        ),
+        exchange(
+            response=False, error="client disconnected", captured_at="2026-11-21T10:00:01.000+00:00"
+        ),
         exchange(response=False, captured_at="2026-11-21T10:00:02.000+00:00"),
         exchange(status=529, message_id=None, captured_at="2026-11-21T10:00:03.000+00:00"),
     ]
@@ -364,8 +413,14 @@ def test_incomplete_exchanges_are_counted_and_flagged(capsys, config, captures):
     code, out, err = report(capsys, config)
     assert code == 0
     footer = next(line for line in out.splitlines() if line.startswith("incomplete:"))
-    for part in ("6 requests", "2 failed exchange", "1 cut stream", "1 stream error event",
-                 "1 HTTP error status", "1 no response yet"):
+    for part in (
+        "6 requests",
+        "2 failed exchange",
+        "1 cut stream",
+        "1 stream error event",
+        "1 HTTP error status",
+        "1 no response yet",
+    ):
         assert part in footer
     assert out.splitlines()[2].split()[-1] == "6"  # the incomplete column
 
@@ -437,13 +492,38 @@ def test_analyzer_spend_is_its_own_row(capsys, config, captures):
     day = paths[0].parent.name
     ledger = Ledger(config.parent / "state")
     at = f"{day}T12:00:00+00:00"
-    ledger.record_call(Call(at=at, backend="anthropic", model="claude-3-5-haiku-20241022", ok=True,
-                            input_tokens=1000, cache_creation_input_tokens=100,
-                            cache_read_input_tokens=50, output_tokens=200))
-    ledger.record_call(Call(at=at, backend="claude-cli", model="claude-haiku-4-5", ok=True,
-                            input_tokens=10, output_tokens=20, cost_usd=0.5))
-    ledger.record_call(Call(at="2099-01-01T00:00:00+00:00", backend="anthropic", model="m", ok=False,
-                            error="timeout"))
+    ledger.record_call(
+        Call(
+            at=at,
+            backend="anthropic",
+            model="claude-3-5-haiku-20241022",
+            ok=True,
+            input_tokens=1000,
+            cache_creation_input_tokens=100,
+            cache_read_input_tokens=50,
+            output_tokens=200,
+        )
+    )
+    ledger.record_call(
+        Call(
+            at=at,
+            backend="claude-cli",
+            model="claude-haiku-4-5",
+            ok=True,
+            input_tokens=10,
+            output_tokens=20,
+            cost_usd=0.5,
+        )
+    )
+    ledger.record_call(
+        Call(
+            at="2099-01-01T00:00:00+00:00",
+            backend="anthropic",
+            model="m",
+            ok=False,
+            error="timeout",
+        )
+    )
     ledger.close()
 
     rows = json_rows(capsys, config, "--until", day)
@@ -451,14 +531,18 @@ def test_analyzer_spend_is_its_own_row(capsys, config, captures):
     assert analyzer["key"] == day and analyzer["requests"] == 2 and analyzer["incomplete"] == 0
     assert analyzer["input_tokens"] == 1010 and analyzer["output_tokens"] == 220
     assert analyzer["cost_usd"] == pytest.approx(
-        0.5 + (1000 * 0.8 + 100 * 1.0 + 50 * 0.08 + 200 * 4.0) / 1e6)
+        0.5 + (1000 * 0.8 + 100 * 1.0 + 50 * 0.08 + 200 * 4.0) / 1e6
+    )
 
     rows = json_rows(capsys, config, "--by", "session")
     assert rows[-1]["key"] == "analyzer" and rows[-1]["scope"] == "analyzer"
     assert rows[-1]["requests"] == 3 and rows[-1]["incomplete"] == 1
     rows = json_rows(capsys, config, "--by", "model")
     assert {r["key"] for r in rows if r["scope"] == "analyzer"} == {
-        "claude-3-5-haiku-20241022", "claude-haiku-4-5", "m"}
+        "claude-3-5-haiku-20241022",
+        "claude-haiku-4-5",
+        "m",
+    }
     code, out, err = report(capsys, config)
     assert "1 failed analyzer call" in out
     assert any(line.startswith(f"{day}  analyzer") for line in out.splitlines())
@@ -498,7 +582,10 @@ def test_the_cli_runs_as_a_subprocess(tmp_path, config, captures):
     corpus.write_session(captures, corpus.SESSION_64)
     done = subprocess.run(
         [sys.executable, "-m", "analyze", "usage", "--config", str(config), "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""

@@ -59,8 +59,11 @@ class Watcher:
 
     def start(self) -> Watcher:
         self.proc = start_analyzer(self.config, log=self.log)
-        wait_until(lambda: "watching" in self.output() or self.proc.poll() is not None,
-                   timeout=30, message=lambda: f"the analyzer to start:\n{self.output()}")
+        wait_until(
+            lambda: "watching" in self.output() or self.proc.poll() is not None,
+            timeout=30,
+            message=lambda: f"the analyzer to start:\n{self.output()}",
+        )
         assert self.proc.poll() is None, f"the analyzer exited:\n{self.output()}"
         return self
 
@@ -81,9 +84,14 @@ class Watcher:
             assert self.proc.poll() is None, f"the analyzer exited:\n{self.output()}"
             return all(self.memory_of(c) for c in captures)
 
-        wait_until(there, timeout=timeout,
-                   message=lambda: f"memories of {captures}; have {[m['text'] for m in self.memories()]}\n"
-                                   f"{self.output()}")
+        wait_until(
+            there,
+            timeout=timeout,
+            message=lambda: (
+                f"memories of {captures}; have {[m['text'] for m in self.memories()]}\n"
+                f"{self.output()}"
+            ),
+        )
 
     def sent(self) -> list[str]:
         """Captures the model was shown, in call order."""
@@ -132,13 +140,17 @@ def test_new_captures_are_analysed_as_they_arrive(watchers, tmp_path: Path) -> N
         (w.captures / DAY / "notes.txt").write_text("hello")
 
         # The response arrives: the file is replaced in place.
-        write_capture(w.captures, rel(1), simple_capture("Please always use tabs.",
-                                                         answer="Tabs it is, from now on."))
+        write_capture(
+            w.captures,
+            rel(1),
+            simple_capture("Please always use tabs.", answer="Tabs it is, from now on."),
+        )
         # A capture moved in from another folder on the same file system.
         outside = tmp_path / "elsewhere"
         outside.mkdir()
         (outside / "007_100000_messages.json").write_bytes(
-            capture_bytes(simple_capture("We deploy with make release.")))
+            capture_bytes(simple_capture("We deploy with make release."))
+        )
         os.rename(outside / "007_100000_messages.json", w.captures / rel(7))
         w.wait_for_memories(rel(1), rel(7))
 
@@ -159,8 +171,12 @@ def test_new_captures_are_analysed_as_they_arrive(watchers, tmp_path: Path) -> N
     memories = w.memories()
     assert len(memories) == len({m["id"] for m in memories}) == len(expected)
     report = status(w.config)
-    assert (report["processed"], report["pending"], report["quarantined"], report["failed"]) == \
-        (len(expected), 0, 0, 0), report
+    assert (report["processed"], report["pending"], report["quarantined"], report["failed"]) == (
+        len(expected),
+        0,
+        0,
+        0,
+    ), report
 
 
 def test_polling_observer_and_captures_that_never_end(watchers) -> None:
@@ -168,7 +184,9 @@ def test_polling_observer_and_captures_that_never_end(watchers) -> None:
     with StandIn(MemoryModel()) as api:
         w = watchers(api, observer="polling", incomplete_after_s=patience).start()
         assert "polling" in w.output()
-        never_ends = write_capture(w.captures, rel(1), simple_capture("The proxy lost me.", answer=None))
+        never_ends = write_capture(
+            w.captures, rel(1), simple_capture("The proxy lost me.", answer=None)
+        )
         written = never_ends.stat().st_mtime
         write_capture(w.captures, rel(2), simple_capture("Build with make.", answer=None))
         write_capture(w.captures, rel(3), simple_capture("Lint with ruff."))
@@ -193,8 +211,14 @@ def test_polling_observer_and_captures_that_never_end(watchers) -> None:
 
 
 def test_backlog_is_processed_oldest_first(watchers, tmp_path: Path) -> None:
-    order = [rel(998, "2026-11-20"), rel(999, "2026-11-20"), rel(1000, "2026-11-20"),
-             rel(1, DAY), rel(2, DAY), rel(10, DAY)]
+    order = [
+        rel(998, "2026-11-20"),
+        rel(999, "2026-11-20"),
+        rel(1000, "2026-11-20"),
+        rel(1, DAY),
+        rel(2, DAY),
+        rel(10, DAY),
+    ]
     captures = tmp_path / "captures"
     shuffled = order[:]
     random.Random(7).shuffle(shuffled)
@@ -242,8 +266,12 @@ def test_a_second_signal_stops_at_once_and_loses_nothing(watchers) -> None:
         assert time.monotonic() - signalled < 4.0, "the second signal should not wait for the call"
         report = status(w.config)
         # The batch never finished: its captures are still pending, not failed.
-        assert (report["pending"], report["processed"], report["failed"], report["memories"]) == \
-            (2, 0, 0, 0), report
+        assert (report["pending"], report["processed"], report["failed"], report["memories"]) == (
+            2,
+            0,
+            0,
+            0,
+        ), report
         api.responder = MemoryModel()
         done = analyze(w.config, "--once")
         assert done.returncode == 0, done.stderr

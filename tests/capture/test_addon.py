@@ -15,8 +15,12 @@ from mitmproxy.test import taddons, tflow, tutils
 from capture import addon as capture_addon
 from tests import corpus
 
-BODY = {"model": "claude-sonnet-4", "max_tokens": 100, "stream": True,
-        "messages": [{"role": "user", "content": "Grüße"}]}
+BODY = {
+    "model": "claude-sonnet-4",
+    "max_tokens": 100,
+    "stream": True,
+    "messages": [{"role": "user", "content": "Grüße"}],
+}
 SSE = corpus.MAIN_TURN_SSE.read_bytes()
 
 
@@ -29,22 +33,41 @@ def cap(tmp_path):
         a.done()
 
 
-def make_flow(*, method=b"POST", host="api.anthropic.com", path="/v1/messages?beta=true",
-              body=BODY, headers=None, started=None) -> http.HTTPFlow:
+def make_flow(
+    *,
+    method=b"POST",
+    host="api.anthropic.com",
+    path="/v1/messages?beta=true",
+    body=BODY,
+    headers=None,
+    started=None,
+) -> http.HTTPFlow:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     hdrs = http.Headers(
         [(b"content-type", b"application/json"), (b"x-api-key", b"sk-ant-api03-secret")]
         + [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     )
-    req = tutils.treq(method=method, host=host, port=443, scheme=b"https", authority=b"",
-                      path=path.encode(), headers=hdrs, content=raw,
-                      timestamp_start=started or time.time(), timestamp_end=started or time.time())
+    req = tutils.treq(
+        method=method,
+        host=host,
+        port=443,
+        scheme=b"https",
+        authority=b"",
+        path=path.encode(),
+        headers=hdrs,
+        content=raw,
+        timestamp_start=started or time.time(),
+        timestamp_end=started or time.time(),
+    )
     return tflow.tflow(req=req, resp=False)
 
 
 def json_response(obj, status=200):
-    return tutils.tresp(status_code=status, content=json.dumps(obj).encode(),
-                        headers=http.Headers(content_type="application/json"))
+    return tutils.tresp(
+        status_code=status,
+        content=json.dumps(obj).encode(),
+        headers=http.Headers(content_type="application/json"),
+    )
 
 
 def files_in(root: Path) -> list[Path]:
@@ -57,7 +80,11 @@ def test_request_is_written_as_soon_as_it_passes(cap, tmp_path):
     cap.flush()
     (path,) = files_in(tmp_path / "captures")
     day = datetime.now().strftime("%Y-%m-%d")
-    assert path.parent.name == day and path.name.startswith("001_") and path.name.endswith("_messages.json")
+    assert (
+        path.parent.name == day
+        and path.name.startswith("001_")
+        and path.name.endswith("_messages.json")
+    )
     rec = json.loads(path.read_text(encoding="utf-8"))
     assert rec["url"] == "https://api.anthropic.com/v1/messages?beta=true"
     assert rec["request"] == BODY and rec["method"] == "POST"
@@ -89,7 +116,7 @@ def test_event_stream_is_teed_chunk_by_chunk(cap, tmp_path):
     f.response = tutils.tresp(content=None, headers=http.Headers(content_type="text/event-stream"))
     cap.responseheaders(f)
     assert callable(f.response.stream)
-    chunks = [SSE[i:i + 97] for i in range(0, len(SSE), 97)]
+    chunks = [SSE[i : i + 97] for i in range(0, len(SSE), 97)]
     passed = [f.response.stream(c) for c in chunks] + [f.response.stream(b"")]
     assert passed[:-1] == chunks and passed[-1] == b""  # bytes reach the client unchanged
     cap.response(f)
@@ -134,13 +161,16 @@ def test_error_before_any_response(cap, tmp_path):
     assert rec["error"]["message"] == "connection refused" and "response" not in rec
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"method": b"GET"},
-    {"host": "example.com"},
-    {"path": "/v1/models"},
-    {"path": "/v1/complete"},
-    {"headers": {"X-Glass-Analyzer": "1"}},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"method": b"GET"},
+        {"host": "example.com"},
+        {"path": "/v1/models"},
+        {"path": "/v1/complete"},
+        {"headers": {"X-Glass-Analyzer": "1"}},
+    ],
+)
 def test_other_requests_are_not_captured(cap, tmp_path, kwargs):
     f = make_flow(**kwargs)
     cap.request(f)
@@ -154,14 +184,20 @@ def test_other_requests_are_not_captured(cap, tmp_path, kwargs):
 def test_count_tokens_and_extra_hosts_paths(tmp_path):
     a = capture_addon.Capture()
     with taddons.context(a) as tctx:
-        tctx.configure(a, capture_dir=str(tmp_path), capture_hosts=["API.example.org"],
-                       capture_paths=["/v1/messages", "/v2/"])
+        tctx.configure(
+            a,
+            capture_dir=str(tmp_path),
+            capture_hosts=["API.example.org"],
+            capture_paths=["/v1/messages", "/v2/"],
+        )
         for path in ("/v1/messages/count_tokens", "/v2/thing?x=1"):
             a.request(make_flow(host="api.example.org", path=path))
         a.request(make_flow())  # api.anthropic.com is no longer configured
         a.done()
     assert [p.name.split("_", 2)[2] for p in sorted(tmp_path.rglob("*.json"))] == [
-        "count_tokens.json", "thing.json"]
+        "count_tokens.json",
+        "thing.json",
+    ]
 
 
 def test_mapped_host_is_recorded_as_the_host_the_client_asked_for(cap, tmp_path):
@@ -182,9 +218,14 @@ def test_midnight_rollover_starts_a_new_day_folder(cap, tmp_path):
     for started in (before, before, after):
         cap.request(make_flow(started=started))
     cap.flush()
-    names = [p.relative_to(tmp_path / "captures").as_posix() for p in files_in(tmp_path / "captures")]
-    assert names == ["2026-11-21/001_235959_messages.json", "2026-11-21/002_235959_messages.json",
-                     "2026-11-22/001_000001_messages.json"]
+    names = [
+        p.relative_to(tmp_path / "captures").as_posix() for p in files_in(tmp_path / "captures")
+    ]
+    assert names == [
+        "2026-11-21/001_235959_messages.json",
+        "2026-11-21/002_235959_messages.json",
+        "2026-11-22/001_000001_messages.json",
+    ]
 
 
 def test_day_folder_deleted_while_running_is_recreated(cap, tmp_path):
@@ -225,7 +266,9 @@ def test_unwritable_folder_logs_an_error_and_leaves_traffic_alone(tmp_path, capl
         tctx.configure(a, capture_dir=str(blocker / "captures"))  # a folder under a file
         f = make_flow()
         a.request(f)
-        f.response = tutils.tresp(content=None, headers=http.Headers(content_type="text/event-stream"))
+        f.response = tutils.tresp(
+            content=None, headers=http.Headers(content_type="text/event-stream")
+        )
         a.responseheaders(f)
         assert f.response.stream(SSE) == SSE
         a.response(f)
@@ -261,7 +304,9 @@ def test_loads_as_a_mitmproxy_script(tmp_path):
         assert type(loaded).__name__ == "Capture"
 
 
-def test_a_writer_that_died_is_restarted_and_the_exchange_still_ends_in_one_file(cap, tmp_path, caplog):
+def test_a_writer_that_died_is_restarted_and_the_exchange_still_ends_in_one_file(
+    cap, tmp_path, caplog
+):
     f = make_flow(body={**BODY, "stream": False})
     cap.request(f)
     cap.flush()
@@ -285,13 +330,17 @@ def test_the_writer_runs_apart_and_at_lower_priority(cap):
     if hasattr(os, "SCHED_IDLE"):  # Linux
         assert os.sched_getscheduler(cap.writer.proc.pid) == os.SCHED_IDLE
     else:
-        assert os.getpriority(os.PRIO_PROCESS, cap.writer.proc.pid) > os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, cap.writer.proc.pid) > os.getpriority(
+            os.PRIO_PROCESS, 0
+        )
 
 
 def test_a_request_write_skipped_under_backlog_still_ends_complete(cap, tmp_path, monkeypatch):
     from capture import writer
 
-    monkeypatch.setattr(writer, "MAX_BACKLOG_BYTES", -1)  # "far behind": request-only writes skipped
+    monkeypatch.setattr(
+        writer, "MAX_BACKLOG_BYTES", -1
+    )  # "far behind": request-only writes skipped
     f = make_flow(body={**BODY, "stream": False})
     cap.request(f)
     cap.flush()
@@ -331,7 +380,7 @@ def test_a_request_body_mitmproxy_streams_is_still_captured(cap, tmp_path):
     cap.requestheaders(f)
     assert callable(f.request.stream)
     for i in range(0, len(body), 1000):
-        assert f.request.stream(body[i:i + 1000]) == body[i:i + 1000]
+        assert f.request.stream(body[i : i + 1000]) == body[i : i + 1000]
     f.request.stream(b"")
     f.request.content = None  # what mitmproxy holds for a streamed body
     cap.request(f)

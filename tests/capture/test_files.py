@@ -13,14 +13,17 @@ from capture import files
 WHEN = datetime(2026, 11, 21, 14, 22, 33)
 
 
-@pytest.mark.parametrize("path,endpoint", [
-    ("/v1/messages", "messages"),
-    ("/v1/messages?beta=true", "messages"),
-    ("/v1/messages/count_tokens?beta=true", "count_tokens"),
-    ("/v1/messages/", "messages"),
-    ("/", "request"),
-    ("/v1/we ird/../x*y", "x_y"),
-])
+@pytest.mark.parametrize(
+    "path,endpoint",
+    [
+        ("/v1/messages", "messages"),
+        ("/v1/messages?beta=true", "messages"),
+        ("/v1/messages/count_tokens?beta=true", "count_tokens"),
+        ("/v1/messages/", "messages"),
+        ("/", "request"),
+        ("/v1/we ird/../x*y", "x_y"),
+    ],
+)
 def test_endpoint_of(path, endpoint):
     assert files.endpoint_of(path) == endpoint
 
@@ -29,7 +32,9 @@ def test_names_numbers_and_modes(tmp_path):
     folder = files.CaptureFolder(tmp_path / "captures")
     first = folder.create(WHEN, "messages", b"{}")
     second = folder.create(WHEN, "count_tokens", b"{}")
-    assert first.relative_to(tmp_path / "captures").as_posix() == "2026-11-21/001_142233_messages.json"
+    assert (
+        first.relative_to(tmp_path / "captures").as_posix() == "2026-11-21/001_142233_messages.json"
+    )
     assert second.name == "002_142233_count_tokens.json"
     assert stat.S_IMODE(first.stat().st_mode) == 0o600
     assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700
@@ -45,7 +50,11 @@ def test_numbering_continues_after_restart_and_grows_past_999(tmp_path):
     (day / "notes.txt").write_text("")
     folder = files.CaptureFolder(tmp_path)
     names = [folder.create(WHEN, "messages", b"{}").name for _ in range(3)]
-    assert names == ["999_142233_messages.json", "1000_142233_messages.json", "1001_142233_messages.json"]
+    assert names == [
+        "999_142233_messages.json",
+        "1000_142233_messages.json",
+        "1001_142233_messages.json",
+    ]
 
 
 def test_day_folder_is_recreated_when_deleted(tmp_path):
@@ -112,8 +121,14 @@ def test_dumps_is_pretty_utf8_without_escapes():
     assert json.loads(text)["lone"] == "\ud83d"
 
 
-@pytest.mark.parametrize("extra", [{}, {"response": {"status": 200, "body": {"a": [1, {"b": "ü"}]}}},
-                                   {"response": {}, "error": {"message": "x"}}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"response": {"status": 200, "body": {"a": [1, {"b": "ü"}]}}},
+        {"response": {}, "error": {"message": "x"}},
+    ],
+)
 def test_dumps_more_equals_dumping_the_merged_record(extra):
     head = {"captured_at": "t", "request": {"messages": [{"role": "user", "content": "Grüße"}]}}
     assert files.dumps_more(files.dumps(head), extra) == files.dumps({**head, **extra})
@@ -130,7 +145,10 @@ def test_temp_files_of_dead_writers_are_swept(tmp_path):
     (day / f".glass-{dead.pid}-7.tmp").write_text("half a capture")
     (day / f".glass-{os.getpid()}-7.tmp").write_text("mine, in progress")
     files.CaptureFolder(tmp_path).create(WHEN, "messages", b"{}")
-    assert sorted(p.name for p in day.iterdir()) == [f".glass-{os.getpid()}-7.tmp", "001_142233_messages.json"]
+    assert sorted(p.name for p in day.iterdir()) == [
+        f".glass-{os.getpid()}-7.tmp",
+        "001_142233_messages.json",
+    ]
 
 
 def test_without_hard_links_names_are_still_claimed_safely(tmp_path, monkeypatch):
@@ -142,8 +160,13 @@ def test_without_hard_links_names_are_still_claimed_safely(tmp_path, monkeypatch
     monkeypatch.setattr(files.os, "link", no_links)
     folder = files.CaptureFolder(tmp_path)
     (tmp_path / "2026-11-21").mkdir()
-    (tmp_path / "2026-11-21" / ".002_142233_messages.json.claim").write_text("")  # another writer's claim
+    (tmp_path / "2026-11-21" / ".002_142233_messages.json.claim").write_text(
+        ""
+    )  # another writer's claim
     names = [folder.create(WHEN, "messages", b'{"n": 1}').name for _ in range(2)]
     assert names == ["001_142233_messages.json", "003_142233_messages.json"]
-    assert not [p for p in (tmp_path / "2026-11-21").iterdir()
-                if p.name.startswith(".") and not p.name.startswith(".002")]
+    assert not [
+        p
+        for p in (tmp_path / "2026-11-21").iterdir()
+        if p.name.startswith(".") and not p.name.startswith(".002")
+    ]

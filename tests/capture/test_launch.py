@@ -18,14 +18,18 @@ def cfg(tmp_path, **kw):
 
 
 def test_proxy_command_loads_the_addon_with_the_configured_options(tmp_path):
-    cmd = launch.proxy_command(cfg(tmp_path, hosts=["api.anthropic.com", "x.test"]), extra=["--flag"])
+    cmd = launch.proxy_command(
+        cfg(tmp_path, hosts=["api.anthropic.com", "x.test"]), extra=["--flag"]
+    )
     assert Path(cmd[0]).name == "mitmdump"
     assert cmd[cmd.index("--scripts") + 1] == str(ROOT / "capture" / "addon.py")
     assert cmd[cmd.index("--listen-host") + 1] == "127.0.0.1"
     sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
     assert f"capture_dir={tmp_path / 'caps'}" in sets and f"confdir={tmp_path / 'conf'}" in sets
     assert [s for s in sets if s.startswith("capture_hosts=")] == [
-        "capture_hosts=api.anthropic.com", "capture_hosts=x.test"]
+        "capture_hosts=api.anthropic.com",
+        "capture_hosts=x.test",
+    ]
     assert cmd[-1] == "--flag"
 
 
@@ -57,8 +61,12 @@ def test_run_claude_needs_the_ca_and_a_claude(tmp_path):
         fake = tmp_path / "claude"
         fake.write_text("#!/bin/sh\n")
         fake.chmod(0o755)
-        run = launch.claude_command(c, claude=str(fake), args=["-p", "hi"],
-                                    env={"PATH": "/usr/bin", "NO_PROXY": "corp.example"})
+        run = launch.claude_command(
+            c,
+            claude=str(fake),
+            args=["-p", "hi"],
+            env={"PATH": "/usr/bin", "NO_PROXY": "corp.example"},
+        )
     url = f"http://127.0.0.1:{c.listen_port}"
     assert run.argv == [str(fake), "-p", "hi"]
     assert run.env["HTTPS_PROXY"] == run.env["HTTP_PROXY"] == url
@@ -80,7 +88,12 @@ def test_python_m_capture_reports_a_missing_proxy_in_one_line(tmp_path):
         s.bind(("127.0.0.1", 0))
         free = s.getsockname()[1]
     config.write_text(f"capture:\n  listen_port: {free}\n  confdir: conf\n")
-    done = subprocess.run([sys.executable, "-m", "capture", "--config", str(config), "run-claude", "--", "-p", "x"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "capture", "--config", str(config), "run-claude", "--", "-p", "x"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "make capture" in done.stderr

@@ -30,11 +30,18 @@ def test_main_turn_stream_from_claude_code_1x():
 
 def test_thinking_stream_keeps_thinking_signature_and_cumulative_usage():
     text = corpus.THINKING_SSE.read_text()
-    chunks = [json.loads(line) for line in
-              (corpus.CORPUS / "vercel-ai_sonnet-4.5_thinking_stream.chunks.jsonl").read_text().splitlines()]
+    chunks = [
+        json.loads(line)
+        for line in (corpus.CORPUS / "vercel-ai_sonnet-4.5_thinking_stream.chunks.jsonl")
+        .read_text()
+        .splitlines()
+    ]
     final_usage = [c for c in chunks if c["type"] == "message_delta"][-1]["usage"]
-    thinking = "".join(c["delta"]["thinking"] for c in chunks
-                       if c["type"] == "content_block_delta" and c["delta"]["type"] == "thinking_delta")
+    thinking = "".join(
+        c["delta"]["thinking"]
+        for c in chunks
+        if c["type"] == "content_block_delta" and c["delta"]["type"] == "thinking_delta"
+    )
 
     result = sse.reassemble(text)
     msg = result.message
@@ -49,7 +56,9 @@ def test_thinking_stream_keeps_thinking_signature_and_cumulative_usage():
 
 
 def test_every_stream_of_the_64_request_session_reassembles():
-    streams = [p["response"]["body_raw"] for p in corpus.trace_pairs() if "body_raw" in p["response"]]
+    streams = [
+        p["response"]["body_raw"] for p in corpus.trace_pairs() if "body_raw" in p["response"]
+    ]
     assert len(streams) > 30
     for raw in streams:
         result = sse.reassemble(raw)

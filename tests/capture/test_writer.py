@@ -10,15 +10,25 @@ from capture import files, record, writer
 
 
 def request(xid, body=b'{"model": "m", "messages": []}', started=None):
-    snap = record.RequestSnapshot(started=started or time.time(), method="POST",
-                                  url="https://api.anthropic.com/v1/messages?beta=true",
-                                  headers=(("x-api-key", "sk-ant-secret"),), raw=body)
+    snap = record.RequestSnapshot(
+        started=started or time.time(),
+        method="POST",
+        url="https://api.anthropic.com/v1/messages?beta=true",
+        headers=(("x-api-key", "sk-ant-secret"),),
+        raw=body,
+    )
     return writer.WriteRequest(xid=xid, request=snap, endpoint="messages")
 
 
 def end(xid, **kw):
-    snap = record.ResponseSnapshot(status=200, headers=(("content-type", "application/json"),),
-                                   raw=b'{"id": "msg_%d"}' % xid, streamed=False, ttfb_ms=1, duration_ms=2)
+    snap = record.ResponseSnapshot(
+        status=200,
+        headers=(("content-type", "application/json"),),
+        raw=b'{"id": "msg_%d"}' % xid,
+        streamed=False,
+        ttfb_ms=1,
+        duration_ms=2,
+    )
     return writer.WriteEnd(xid=xid, response=snap, error=None, **kw)
 
 
@@ -62,7 +72,8 @@ def test_disk_full_is_reported_and_nothing_half_written_stays(core, tmp_path, mo
     monkeypatch.setattr(files.os, "write", full)
     core.process([request(1), end(1), request(2)])
     assert [t for k, t in core.out if k == "log"] == [
-        "ERROR could not write capture file: [Errno 28] No space left on device"] * 2  # 1 is written once
+        "ERROR could not write capture file: [Errno 28] No space left on device"
+    ] * 2  # 1 is written once
     assert list(tmp_path.rglob("*")) == [] or all(p.is_dir() for p in tmp_path.rglob("*"))
     monkeypatch.undo()  # space again: the exchange still open is written when it ends
     core.process([end(2)])
@@ -75,7 +86,9 @@ def test_a_bug_is_reported_and_the_next_message_is_served(core, tmp_path, monkey
     core.process([request(1)])
     monkeypatch.undo()
     core.process([request(2)])
-    assert any("bug while writing a capture file" in t and "ZeroDivisionError" in t for _, t in core.out)
+    assert any(
+        "bug while writing a capture file" in t and "ZeroDivisionError" in t for _, t in core.out
+    )
     assert len(captures(tmp_path)) == 1
 
 

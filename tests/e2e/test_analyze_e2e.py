@@ -31,7 +31,14 @@ from tests.analyzer_harness import (
     status,
     write_config,
 )
-from tests.proxy import API_KEY, CapturingProxy, capture_files, load_capture, sdk_client, wait_for_captures
+from tests.proxy import (
+    API_KEY,
+    CapturingProxy,
+    capture_files,
+    load_capture,
+    sdk_client,
+    wait_for_captures,
+)
 from tests.standin import Reply, Scripted, StandIn
 
 pytestmark = pytest.mark.e2e
@@ -39,12 +46,25 @@ pytestmark = pytest.mark.e2e
 SESSION = "5f0c2a8e-7d41-4b7a-9c3e-2b1f6e9d8a70"
 PROJECT = "/home/dev/e2e-app"
 MODEL = "claude-e2e-standin"
-SYSTEM = [{"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
-          {"type": "text", "text": f"Here is useful information about the environment:\n"
-                                   f"Working directory: {PROJECT}\nPlatform: linux"}]
-TOOLS = [{"name": "Read", "description": "Read a file from the local filesystem.",
-          "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}},
-                           "required": ["file_path"]}}]
+SYSTEM = [
+    {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."},
+    {
+        "type": "text",
+        "text": f"Here is useful information about the environment:\n"
+        f"Working directory: {PROJECT}\nPlatform: linux",
+    },
+]
+TOOLS = [
+    {
+        "name": "Read",
+        "description": "Read a file from the local filesystem.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"file_path": {"type": "string"}},
+            "required": ["file_path"],
+        },
+    }
+]
 TOOL_ID = "toolu_e2e_000001"
 USER_1 = "Remember this: our staging server is called kestrel-7. How do we deploy?"
 READ_INPUT = {"file_path": f"{PROJECT}/DEPLOY.md"}
@@ -76,12 +96,14 @@ def canonical(line: str) -> str:
 
 def converse(proxy: CapturingProxy, api: StandIn) -> None:
     """Three main-loop turns (JSON, stream, stream) and a side call, through the proxy."""
-    api.responder = Scripted([
-        Reply.tool_use("Read", READ_INPUT, tool_id=TOOL_ID),
-        Reply.text(ANSWER_2, delta_pieces=4),
-        Reply.text(ANSWER_3, delta_pieces=2),
-        Reply.text(SIDE_ANSWER),
-    ])
+    api.responder = Scripted(
+        [
+            Reply.tool_use("Read", READ_INPUT, tool_id=TOOL_ID),
+            Reply.text(ANSWER_2, delta_pieces=4),
+            Reply.text(ANSWER_3, delta_pieces=2),
+            Reply.text(SIDE_ANSWER),
+        ]
+    )
     client = sdk_client(proxy, default_headers={"X-Claude-Code-Session-Id": SESSION})
     common = {"model": MODEL, "max_tokens": 4096, "system": SYSTEM, "tools": TOOLS}
     history: list[dict] = [{"role": "user", "content": [{"type": "text", "text": USER_1}]}]
@@ -91,29 +113,39 @@ def converse(proxy: CapturingProxy, api: StandIn) -> None:
     (call,) = [b for b in first.content if b.type == "tool_use"]
     assert (call.id, call.input) == (TOOL_ID, READ_INPUT)
     history += [
-        {"role": "assistant", "content": [{"type": "tool_use", "id": call.id, "name": call.name,
-                                           "input": call.input}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id,
-                                      "content": TOOL_RESULT}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}
+            ],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": call.id, "content": TOOL_RESULT}],
+        },
     ]
 
     with client.messages.stream(messages=history, **common) as stream:
         second = stream.get_final_message()
     assert second.content[0].text == ANSWER_2
-    history += [{"role": "assistant", "content": [{"type": "text", "text": ANSWER_2}]},
-                {"role": "user", "content": [{"type": "text", "text": USER_3}]}]
+    history += [
+        {"role": "assistant", "content": [{"type": "text", "text": ANSWER_2}]},
+        {"role": "user", "content": [{"type": "text", "text": USER_3}]},
+    ]
 
     with client.messages.stream(messages=history, **common) as stream:
         third = stream.get_final_message()
     assert third.content[0].text == ANSWER_3
 
-    side = client.messages.create(model=MODEL, max_tokens=64,
-                                  messages=[{"role": "user", "content": SIDE_PROMPT}])
+    side = client.messages.create(
+        model=MODEL, max_tokens=64, messages=[{"role": "user", "content": SIDE_PROMPT}]
+    )
     assert side.content[0].text == SIDE_ANSWER
 
 
-def test_captured_conversation_becomes_memories(start_proxy, standin: StandIn, capture_dir: Path,
-                                                tmp_path: Path) -> None:
+def test_captured_conversation_becomes_memories(
+    start_proxy, standin: StandIn, capture_dir: Path, tmp_path: Path
+) -> None:
     proxy = start_proxy(capture_dir=capture_dir)
     converse(proxy, standin)
     files = wait_for_captures(capture_dir, 4)
@@ -147,8 +179,12 @@ def test_captured_conversation_becomes_memories(start_proxy, standin: StandIn, c
             assert source in rels[:3] and (capture_dir / source).is_file(), source
         assert memory["text"].split()[1] in memory["sources"]
     report = status(config)
-    assert (report["processed"], report["pending"], report["failed"], report["quarantined"]) == \
-        (4, 0, 0, 0), report
+    assert (report["processed"], report["pending"], report["failed"], report["quarantined"]) == (
+        4,
+        0,
+        0,
+        0,
+    ), report
 
 
 def proxy_lines(proxy: CapturingProxy, port: int) -> list[str]:
@@ -156,30 +192,48 @@ def proxy_lines(proxy: CapturingProxy, port: int) -> list[str]:
     return [line for line in proxy.output().splitlines() if f"127.0.0.1:{port}" in line]
 
 
-def test_the_analyzer_never_talks_through_the_proxy(start_proxy, standin: StandIn, capture_dir: Path,
-                                                    tmp_path: Path) -> None:
+def test_the_analyzer_never_talks_through_the_proxy(
+    start_proxy, standin: StandIn, capture_dir: Path, tmp_path: Path
+) -> None:
     """With HTTPS_PROXY/HTTP_PROXY/ALL_PROXY pointing at the capturing proxy, and the proxy
     capturing requests to 127.0.0.1 as well, a default client's request to the extraction
     stand-in goes through the proxy (the control), the analyzer's own calls do not."""
     with StandIn(MemoryModel()) as model:
-        proxy = start_proxy(capture_dir=capture_dir, extra_args=["--set", "capture_hosts=127.0.0.1"])
+        proxy = start_proxy(
+            capture_dir=capture_dir, extra_args=["--set", "capture_hosts=127.0.0.1"]
+        )
         assert "'127.0.0.1'" in proxy.output() and "'api.anthropic.com'" in proxy.output()
         converse(proxy, standin)
         wait_for_captures(capture_dir, 4)
 
         env = clean_env()
-        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
+        for name in (
+            "HTTPS_PROXY",
+            "HTTP_PROXY",
+            "ALL_PROXY",
+            "https_proxy",
+            "http_proxy",
+            "all_proxy",
+        ):
             env[name] = proxy.url
         assert not {k for k in env if k.lower() == "no_proxy"}
 
         # The control: the SDK with its defaults, in that environment, is proxied and captured.
         control = subprocess.run(
-            [sys.executable, "-c",
-             "import anthropic, sys\n"
-             f"client = anthropic.Anthropic(api_key={API_KEY!r}, base_url={model.url!r}, max_retries=0)\n"
-             f"client.messages.create(model={MODEL!r}, max_tokens=16,"
-             " messages=[{'role': 'user', 'content': 'control request'}])\n"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-c",
+                "import anthropic, sys\n"
+                f"client = anthropic.Anthropic(api_key={API_KEY!r}, base_url={model.url!r}, max_retries=0)\n"
+                f"client.messages.create(model={MODEL!r}, max_tokens=16,"
+                " messages=[{'role': 'user', 'content': 'control request'}])\n",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert control.returncode == 0, control.stderr
         files = wait_for_captures(capture_dir, 5)
         control_files = [p for p in files if f"127.0.0.1:{model.port}" in load_capture(p)["url"]]

@@ -27,9 +27,9 @@ from tests.proxy import (
     API_KEY,
     CapturingProxy,
     capture_files,
-    require_claude,
     free_port,
     load_capture,
+    require_claude,
     sdk_client,
     ssl_context,
     wait_for_captures,
@@ -40,7 +40,11 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "claude-e2e-standin"
-HEADERS = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01", "content-type": "application/json"}
+HEADERS = {
+    "x-api-key": API_KEY,
+    "anthropic-version": "2023-06-01",
+    "content-type": "application/json",
+}
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -48,8 +52,11 @@ HEADERS = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01", "content-typ
 
 def no_proxy_env(**extra: str) -> dict[str, str]:
     """This environment without proxy variables (the tests pass the proxy explicitly)."""
-    env = {k: v for k, v in os.environ.items()
-           if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+    }
     env.update(extra)
     return env
 
@@ -62,11 +69,27 @@ def body(text: str = "Grüße aus dem Test", *, stream: bool = False, **extra) -
     return out
 
 
-def curl_argv(proxy: CapturingProxy, path: str, *, data: dict | bytes | None = None,
-              method: str | None = None, headers: dict[str, str] | None = None,
-              extra: list[str] | None = None) -> list[str]:
-    argv = ["curl", "-sS", "-N", "--http1.1", "-x", proxy.url, "--cacert", str(proxy.ca_path),
-            "--max-time", "30"]
+def curl_argv(
+    proxy: CapturingProxy,
+    path: str,
+    *,
+    data: dict | bytes | None = None,
+    method: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: list[str] | None = None,
+) -> list[str]:
+    argv = [
+        "curl",
+        "-sS",
+        "-N",
+        "--http1.1",
+        "-x",
+        proxy.url,
+        "--cacert",
+        str(proxy.ca_path),
+        "--max-time",
+        "30",
+    ]
     for name, value in {**HEADERS, **(headers or {})}.items():
         argv += ["-H", f"{name}: {value}"]
     if method:
@@ -92,15 +115,20 @@ def sse_events(raw: bytes) -> list[dict]:
     """The JSON `data:` payloads of an event stream (a simple, independent parser)."""
     out = []
     for block in raw.decode("utf-8").replace("\r\n", "\n").split("\n\n"):
-        data = "\n".join(line[5:].lstrip() for line in block.split("\n") if line.startswith("data:"))
+        data = "\n".join(
+            line[5:].lstrip() for line in block.split("\n") if line.startswith("data:")
+        )
         if data:
             out.append(json.loads(data))
     return out
 
 
 def streamed_text(events: list[dict]) -> str:
-    return "".join(e["delta"]["text"] for e in events
-                   if e.get("type") == "content_block_delta" and e["delta"].get("type") == "text_delta")
+    return "".join(
+        e["delta"]["text"]
+        for e in events
+        if e.get("type") == "content_block_delta" and e["delta"].get("type") == "text_delta"
+    )
 
 
 def ended(proxy: CapturingProxy, count: int) -> list[dict]:
@@ -131,7 +159,10 @@ def matches_sdk(sdk_value, file_value) -> None:
             if value is not None:
                 assert key in file_value, f"the SDK has {key}={value!r}, the file has not"
     elif isinstance(file_value, list):
-        assert isinstance(sdk_value, list) and len(sdk_value) == len(file_value), (sdk_value, file_value)
+        assert isinstance(sdk_value, list) and len(sdk_value) == len(file_value), (
+            sdk_value,
+            file_value,
+        )
         for a, b in zip(sdk_value, file_value):
             matches_sdk(a, b)
     else:
@@ -146,8 +177,11 @@ def test_sdk_non_streaming_request_becomes_one_redacted_file(proxy, standin, cap
     client = sdk_client(proxy, event_hooks={"request": [lambda r: sent.append(r.read())]})
     day_before = datetime.now().strftime("%Y-%m-%d")
     message = client.messages.create(
-        model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "Grüße, wie geht's?"}],
-        system="Be brief.", metadata={"user_id": "user-e2e"},
+        model=MODEL,
+        max_tokens=100,
+        messages=[{"role": "user", "content": "Grüße, wie geht's?"}],
+        system="Be brief.",
+        metadata={"user_id": "user-e2e"},
     )
     day_after = datetime.now().strftime("%Y-%m-%d")
     assert message.content[0].text == "Hello from the stand-in."
@@ -166,8 +200,11 @@ def test_sdk_non_streaming_request_becomes_one_redacted_file(proxy, standin, cap
 
     assert rec["method"] == "POST"
     assert rec["url"] == "https://api.anthropic.com/v1/messages"
-    secret_headers = {k.lower(): v for k, v in rec["headers"].items()
-                      if k.lower() in ("x-api-key", "authorization")}
+    secret_headers = {
+        k.lower(): v
+        for k, v in rec["headers"].items()
+        if k.lower() in ("x-api-key", "authorization")
+    }
     assert secret_headers, f"no auth header recorded: {rec['headers']}"
     assert set(secret_headers.values()) == {"[REDACTED]"}
     assert rec["headers"]["anthropic-version"]
@@ -194,13 +231,27 @@ def test_large_bodies_mitmproxy_streams_are_captured_whole(start_proxy, standin,
     # --set stream_large_bodies makes mitmproxy stream (and not keep) big bodies. A streamed
     # request is sent upstream before map-remote can act, so this runs in reverse-proxy mode
     # (the client talks to the proxy as if it were the API) with the stand-in's host captured.
-    proxy = start_proxy(capture_dir=capture_dir, extra_args=(
-        "--mode", f"reverse:http://127.0.0.1:{standin.port}", "--set", "stream_large_bodies=10k",
-        "--set", "capture_hosts=127.0.0.1"))
-    client = anthropic.Anthropic(api_key=API_KEY, base_url=proxy.url, max_retries=0,
-                                 http_client=httpx2.Client(trust_env=False, timeout=30))
+    proxy = start_proxy(
+        capture_dir=capture_dir,
+        extra_args=(
+            "--mode",
+            f"reverse:http://127.0.0.1:{standin.port}",
+            "--set",
+            "stream_large_bodies=10k",
+            "--set",
+            "capture_hosts=127.0.0.1",
+        ),
+    )
+    client = anthropic.Anthropic(
+        api_key=API_KEY,
+        base_url=proxy.url,
+        max_retries=0,
+        http_client=httpx2.Client(trust_env=False, timeout=30),
+    )
     long_text = "Claude Code sends long histories. " * 3000  # ~100 KB
-    client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": long_text}])
+    client.messages.create(
+        model=MODEL, max_tokens=10, messages=[{"role": "user", "content": long_text}]
+    )
     wait_for_captures(capture_dir, 1)
     proxy.stop()
     (path,) = capture_files(capture_dir)
@@ -210,20 +261,42 @@ def test_large_bodies_mitmproxy_streams_are_captured_whole(start_proxy, standin,
 
 
 def test_sdk_stream_is_reassembled_into_the_final_message(proxy, standin, capture_dir):
-    usage = {"input_tokens": 1234, "cache_creation_input_tokens": 50, "cache_read_input_tokens": 900,
-             "output_tokens": 321}
-    standin.responder = Scripted([Reply.message(
+    usage = {
+        "input_tokens": 1234,
+        "cache_creation_input_tokens": 50,
+        "cache_read_input_tokens": 900,
+        "output_tokens": 321,
+    }
+    standin.responder = Scripted(
         [
-            {"type": "thinking", "thinking": "The user wants the file; Grüße first."},
-            {"type": "text", "text": "Let me read that file for you, it will take a moment."},
-            {"type": "tool_use", "name": "Read",
-             "input": {"file_path": "/tmp/notes.txt", "limit": 40, "nested": {"ä": [1, 2, None]}}},
-        ],
-        stop_reason="tool_use", usage=usage, event_interval_s=0.005, delta_pieces=4,
-    )])
+            Reply.message(
+                [
+                    {"type": "thinking", "thinking": "The user wants the file; Grüße first."},
+                    {
+                        "type": "text",
+                        "text": "Let me read that file for you, it will take a moment.",
+                    },
+                    {
+                        "type": "tool_use",
+                        "name": "Read",
+                        "input": {
+                            "file_path": "/tmp/notes.txt",
+                            "limit": 40,
+                            "nested": {"ä": [1, 2, None]},
+                        },
+                    },
+                ],
+                stop_reason="tool_use",
+                usage=usage,
+                event_interval_s=0.005,
+                delta_pieces=4,
+            )
+        ]
+    )
     client = sdk_client(proxy)
-    with client.messages.stream(model=MODEL, max_tokens=2000,
-                                messages=[{"role": "user", "content": "read /tmp/notes.txt"}]) as stream:
+    with client.messages.stream(
+        model=MODEL, max_tokens=2000, messages=[{"role": "user", "content": "read /tmp/notes.txt"}]
+    ) as stream:
         final = stream.get_final_message()
     assert [b.type for b in final.content] == ["thinking", "text", "tool_use"]
 
@@ -235,8 +308,11 @@ def test_sdk_stream_is_reassembled_into_the_final_message(proxy, standin, captur
     assert rec["request"]["stream"] is True
     dump = final.model_dump(mode="json")
     matches_sdk(dump["content"], resp["body"]["content"])
-    assert resp["body"]["content"][2]["input"] == {"file_path": "/tmp/notes.txt", "limit": 40,
-                                                   "nested": {"ä": [1, 2, None]}}
+    assert resp["body"]["content"][2]["input"] == {
+        "file_path": "/tmp/notes.txt",
+        "limit": 40,
+        "nested": {"ä": [1, 2, None]},
+    }
     assert resp["body"]["content"][0]["signature"] == final.content[0].signature
     assert resp["body"]["stop_reason"] == dump["stop_reason"] == "tool_use"
     matches_sdk(dump["usage"], resp["body"]["usage"])
@@ -255,7 +331,9 @@ def test_stream_is_passed_on_as_it_arrives(proxy, standin, capture_dir):
     argv = curl_argv(proxy, "/v1/messages", data=body(stream=True))
     argv[1:1] = ["-w", "%{stderr}TIMES %{time_starttransfer} %{time_total}\n"]
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=no_proxy_env())
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=no_proxy_env()
+    )
     first_byte_at = None
     out = bytearray()
     while chunk := os.read(proc.stdout.fileno(), 65536):
@@ -281,7 +359,9 @@ def test_stream_is_passed_on_as_it_arrives(proxy, standin, capture_dir):
 
 def test_gzip_encoded_stream_is_reassembled(proxy, standin, capture_dir):
     text = "Komprimierte Grüße, Stück für Stück. " * 6
-    standin.responder = Scripted([Reply.text(text, gzip=True, delta_pieces=8, event_interval_s=0.01)])
+    standin.responder = Scripted(
+        [Reply.text(text, gzip=True, delta_pieces=8, event_interval_s=0.01)]
+    )
     code, status, raw, err = curl(proxy, "/v1/messages", data=body(stream=True))
     assert code == 0 and status == 200, err
     sse_bytes = zlib.decompress(raw, 16 + zlib.MAX_WBITS)  # the client got the gzip stream as sent
@@ -317,20 +397,25 @@ def test_names_urls_and_what_is_not_captured(proxy, standin, capture_dir):
     proxy.stop()
     paths = capture_files(capture_dir)
     assert [re.sub(r"_\d{6}_", "_HHMMSS_", p.name) for p in paths] == [
-        "001_HHMMSS_messages.json", "002_HHMMSS_count_tokens.json"]
+        "001_HHMMSS_messages.json",
+        "002_HHMMSS_count_tokens.json",
+    ]
     assert all("?" not in p.name and "beta" not in p.name for p in paths)
     first, second = (load_capture(p) for p in paths)
     assert first["url"] == "https://api.anthropic.com/v1/messages?beta=true"
     assert second["url"] == "https://api.anthropic.com/v1/messages/count_tokens?beta=true"
     assert first["headers"]["x-api-key"] == "[REDACTED]"
-    assert second["response"]["body"] == {"input_tokens": second["response"]["body"]["input_tokens"]}
+    assert second["response"]["body"] == {
+        "input_tokens": second["response"]["body"]["input_tokens"]
+    }
     assert all_files(capture_dir) == sorted(paths), "a GET or /v1/models wrote nothing"
     assert_no_secret(capture_dir)
 
 
 def test_analyzer_requests_are_forwarded_but_not_captured(proxy, standin, capture_dir):
-    code, status, raw, err = curl(proxy, "/v1/messages", data=body("analyzer call"),
-                                  headers={"x-glass-analyzer": "1"})
+    code, status, raw, err = curl(
+        proxy, "/v1/messages", data=body("analyzer call"), headers={"x-glass-analyzer": "1"}
+    )
     assert (code, status) == (0, 200), err
     assert json.loads(raw)["content"][0]["text"] == "Hello from the stand-in."
     assert standin.requests[-1].body["messages"][0]["content"] == "analyzer call"
@@ -360,13 +445,19 @@ def test_upstream_reset_is_recorded_as_an_error(proxy, standin, capture_dir):
 def test_stream_cut_by_the_upstream_keeps_the_partial_answer(proxy, standin, capture_dir):
     # events: message_start, block_start, ping, 4 text deltas, ... -> cut after two deltas
     text = "one two three four five six seven eight"
-    standin.responder = Scripted([Reply.text(text, delta_pieces=4, abort_after_events=5,
-                                             event_interval_s=0.01)])
+    standin.responder = Scripted(
+        [Reply.text(text, delta_pieces=4, abort_after_events=5, event_interval_s=0.01)]
+    )
     code, status, raw, err = curl(proxy, "/v1/messages", data=body(stream=True))
     assert status == 200 and code != 0, (code, err)  # the client saw the cut
     events = sse_events(raw)
-    assert [e["type"] for e in events] == ["message_start", "content_block_start", "ping",
-                                           "content_block_delta", "content_block_delta"]
+    assert [e["type"] for e in events] == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        "content_block_delta",
+        "content_block_delta",
+    ]
     received = streamed_text(events)
     assert received and text.startswith(received) and received != text
 
@@ -392,8 +483,9 @@ def test_upstream_error_status_is_recorded_and_passed_on(proxy, standin, capture
 
 def test_client_gone_mid_stream_is_recorded(proxy, standin, capture_dir):
     standin.responder = Scripted([Reply.text("slow " * 40, stream_duration_s=4, delta_pieces=20)])
-    code, status, raw, err = curl(proxy, "/v1/messages", data=body(stream=True),
-                                  extra=["--max-time", "1.2"])
+    code, status, raw, err = curl(
+        proxy, "/v1/messages", data=body(stream=True), extra=["--max-time", "1.2"]
+    )
     assert code == 28, err  # curl's own timeout
     assert raw.startswith(b"event: message_start")
 
@@ -428,13 +520,17 @@ def test_concurrent_keep_alive_clients_get_unique_numbers(proxy, standin, captur
 
     def client(t: int) -> None:
         try:
-            with httpx2.Client(proxy=proxy.url, verify=ssl_context(proxy), trust_env=False,
-                               timeout=60) as http:
+            with httpx2.Client(
+                proxy=proxy.url, verify=ssl_context(proxy), trust_env=False, timeout=60
+            ) as http:
                 for i in range(per_thread):
                     marker = f"req-{t}-{i}"
                     stream = i % 2 == 1
-                    r = http.post("https://api.anthropic.com/v1/messages?beta=true",
-                                  json=body(marker, stream=stream), headers=HEADERS)
+                    r = http.post(
+                        "https://api.anthropic.com/v1/messages?beta=true",
+                        json=body(marker, stream=stream),
+                        headers=HEADERS,
+                    )
                     assert r.status_code == 200, r.text
                     if stream:
                         text = streamed_text(sse_events(r.content))
@@ -463,7 +559,9 @@ def test_concurrent_keep_alive_clients_get_unique_numbers(proxy, standin, captur
         assert "error" not in rec and rec["response"]["status"] == 200
         if rec["request"].get("stream"):
             assert rec["response"]["streamed"] is True and rec["response"]["complete"] is True
-        assert rec["response"]["body"]["content"] == [{"type": "text", "text": "Hello from the stand-in."}]
+        assert rec["response"]["body"]["content"] == [
+            {"type": "text", "text": "Hello from the stand-in."}
+        ]
     assert not [p for p in all_files(capture_dir) if p.name.startswith(".")], "no temp files left"
 
 
@@ -475,8 +573,9 @@ def stream_through(proxy: CapturingProxy, standin: StandIn) -> None:
     text = "Still streaming, whatever the disk says."
     standin.responder = Scripted([Reply.text(text, delta_pieces=5, event_interval_s=0.01)])
     client = sdk_client(proxy)
-    with client.messages.stream(model=MODEL, max_tokens=100,
-                                messages=[{"role": "user", "content": "hi"}]) as stream:
+    with client.messages.stream(
+        model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
         pieces = list(stream.text_stream)
         final = stream.get_final_message()
     assert "".join(pieces) == text and len(pieces) > 1
@@ -493,12 +592,16 @@ def test_capture_dir_turning_unwritable_does_not_break_the_traffic(proxy, standi
 
     assert proxy.wait_for_output("could not write capture file"), proxy.output()
     proxy.stop()
-    error_lines = [line for line in proxy.output().splitlines() if "could not write capture file" in line]
+    error_lines = [
+        line for line in proxy.output().splitlines() if "could not write capture file" in line
+    ]
     assert len(error_lines) >= 2, proxy.output()
     assert capture_dir.read_text() == "not a folder\n"
 
 
-def test_unwritable_capture_dir_at_startup_does_not_break_the_traffic(start_proxy, standin, tmp_path):
+def test_unwritable_capture_dir_at_startup_does_not_break_the_traffic(
+    start_proxy, standin, tmp_path
+):
     blocker = tmp_path / "a-regular-file"
     blocker.write_text("not a folder\n")
     proxy = start_proxy(capture_dir=blocker / "captures")
@@ -513,8 +616,14 @@ def test_unwritable_capture_dir_at_startup_does_not_break_the_traffic(start_prox
 # -- the real Claude Code CLI ------------------------------------------------------------------------
 
 
-def make_run_claude(config: Path, *, claude: str | None = None, args: str = "", project: Path | None = None,
-                    env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def make_run_claude(
+    config: Path,
+    *,
+    claude: str | None = None,
+    args: str = "",
+    project: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     argv = ["make", "--no-print-directory", "run-claude", f"CONFIG={config}"]
     if claude:
         argv.append(f"CLAUDE={claude}")
@@ -522,8 +631,9 @@ def make_run_claude(config: Path, *, claude: str | None = None, args: str = "", 
         argv.append(f"DIR={project}")
     if args:
         argv.append(f"ARGS={args}")
-    return subprocess.run(argv, cwd=ROOT, env=env or no_proxy_env(), capture_output=True,
-                          text=True, timeout=180)
+    return subprocess.run(
+        argv, cwd=ROOT, env=env or no_proxy_env(), capture_output=True, text=True, timeout=180
+    )
 
 
 def test_real_claude_code_session_is_captured(proxy, standin, capture_dir, tmp_path):
@@ -538,11 +648,20 @@ def test_real_claude_code_session_is_captured(proxy, standin, capture_dir, tmp_p
     final_text = "SUMMARY: a heron nests by the old mill."
     standin.responder = ClaudeCodeResponder(read_path=str(notes), final_text=final_text)
     env = {k: v for k, v in no_proxy_env().items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
-    env.update(HOME=str(home), ANTHROPIC_API_KEY=API_KEY, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-               DISABLE_AUTOUPDATER="1")
+    env.update(
+        HOME=str(home),
+        ANTHROPIC_API_KEY=API_KEY,
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+        DISABLE_AUTOUPDATER="1",
+    )
 
-    done = make_run_claude(proxy.config_path, claude=claude, project=project, env=env,
-                           args='-p "Read the file notes.txt and summarise it" --allowedTools Read')
+    done = make_run_claude(
+        proxy.config_path,
+        claude=claude,
+        project=project,
+        env=env,
+        args='-p "Read the file notes.txt and summarise it" --allowedTools Read',
+    )
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert final_text in done.stdout
 
@@ -558,29 +677,49 @@ def test_real_claude_code_session_is_captured(proxy, standin, capture_dir, tmp_p
     assert all(r["url"].startswith("https://api.anthropic.com/v1/messages") for r in records)
     assert all(r["headers"].get("x-api-key", "[REDACTED]") == "[REDACTED]" for r in records)
 
-    tool_ids = [b["id"] for r in records for b in (r["response"]["body"] or {}).get("content", [])
-                if b.get("type") == "tool_use"]
+    tool_ids = [
+        b["id"]
+        for r in records
+        for b in (r["response"]["body"] or {}).get("content", [])
+        if b.get("type") == "tool_use"
+    ]
     assert tool_ids, "the stand-in asked Claude Code to Read the file"
-    results = [block for r in records for m in r["request"].get("messages", [])
-               if m.get("role") == "user" and isinstance(m.get("content"), list)
-               for block in m["content"] if block.get("type") == "tool_result"]
+    results = [
+        block
+        for r in records
+        for m in r["request"].get("messages", [])
+        if m.get("role") == "user" and isinstance(m.get("content"), list)
+        for block in m["content"]
+        if block.get("type") == "tool_result"
+    ]
     result = next((b for b in results if b.get("tool_use_id") == tool_ids[0]), None)
     assert result is not None, f"no tool_result for {tool_ids[0]} in {results}"
     assert "blue heron nests by the old mill" in json.dumps(result, ensure_ascii=False)
-    final = [r for r in records if any(b.get("type") == "text" and b.get("text") == final_text
-                                      for b in (r["response"]["body"] or {}).get("content", []))]
+    final = [
+        r
+        for r in records
+        if any(
+            b.get("type") == "text" and b.get("text") == final_text
+            for b in (r["response"]["body"] or {}).get("content", [])
+        )
+    ]
     assert final, "the final answer is captured"
     assert_no_secret(capture_dir)
 
 
 def test_run_claude_without_a_proxy_says_make_capture(tmp_path, confdir):
     config = tmp_path / "config.yaml"
-    config.write_text(f"capture:\n  listen_port: {free_port()}\n  confdir: {json.dumps(str(confdir))}\n"
-                      f"  dir: {json.dumps(str(tmp_path / 'captures'))}\n")
+    config.write_text(
+        f"capture:\n  listen_port: {free_port()}\n  confdir: {json.dumps(str(confdir))}\n"
+        f"  dir: {json.dumps(str(tmp_path / 'captures'))}\n"
+    )
     done = make_run_claude(config, claude="/nonexistent/claude", args="-p hi")
     assert done.returncode != 0
-    ours = [line for line in (done.stdout + done.stderr).splitlines()
-            if line.strip() and not line.startswith(("make:", "make["))]
+    ours = [
+        line
+        for line in (done.stdout + done.stderr).splitlines()
+        if line.strip() and not line.startswith(("make:", "make["))
+    ]
     assert len(ours) == 1, ours
     assert "make capture" in ours[0]
     assert not (tmp_path / "captures").exists()
@@ -590,10 +729,15 @@ def test_run_claude_without_the_ca_names_it(proxy, tmp_path):
     empty_confdir = tmp_path / "no-ca"
     empty_confdir.mkdir()
     config = tmp_path / "config.yaml"
-    config.write_text(f"capture:\n  listen_port: {proxy.port}\n  confdir: {json.dumps(str(empty_confdir))}\n")
+    config.write_text(
+        f"capture:\n  listen_port: {proxy.port}\n  confdir: {json.dumps(str(empty_confdir))}\n"
+    )
     done = make_run_claude(config, claude="/nonexistent/claude", args="-p hi")
     assert done.returncode != 0
-    ours = [line for line in (done.stdout + done.stderr).splitlines()
-            if line.strip() and not line.startswith(("make:", "make["))]
+    ours = [
+        line
+        for line in (done.stdout + done.stderr).splitlines()
+        if line.strip() and not line.startswith(("make:", "make["))
+    ]
     assert len(ours) == 1, ours
     assert "mitmproxy-ca-cert.pem" in ours[0] and str(empty_confdir) in ours[0]

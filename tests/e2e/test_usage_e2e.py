@@ -22,34 +22,86 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 MAIN_MODEL = "claude-e2e-main-20260101"  # priced as claude-e2e-main
 SIDE_MODEL = "claude-e2e-side-20260101"
-TOOLS = [{"name": "Read", "description": "read a file",
-          "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}}}]
-TOKEN_KEYS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
+TOOLS = [
+    {
+        "name": "Read",
+        "description": "read a file",
+        "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}},
+    }
+]
+TOKEN_KEYS = (
+    "input_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+)
 
-MAIN_STREAMED = {"input_tokens": 11, "cache_creation_input_tokens": 2000, "cache_read_input_tokens": 30000,
-                 "output_tokens": 345,
-                 "cache_creation": {"ephemeral_5m_input_tokens": 500, "ephemeral_1h_input_tokens": 1500}}
-MAIN_JSON = {"input_tokens": 7, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 31000,
-             "output_tokens": 12}
-MAIN_CUT = {"input_tokens": 5, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 0,
-            "output_tokens": 999}  # cut before message_delta: only message_start's output (1) arrives
-SIDE_STREAMED = {"input_tokens": 50, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                 "output_tokens": 6}
-SIDE_PROBE = {"input_tokens": 8, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-              "output_tokens": 1}
+MAIN_STREAMED = {
+    "input_tokens": 11,
+    "cache_creation_input_tokens": 2000,
+    "cache_read_input_tokens": 30000,
+    "output_tokens": 345,
+    "cache_creation": {"ephemeral_5m_input_tokens": 500, "ephemeral_1h_input_tokens": 1500},
+}
+MAIN_JSON = {
+    "input_tokens": 7,
+    "cache_creation_input_tokens": 0,
+    "cache_read_input_tokens": 31000,
+    "output_tokens": 12,
+}
+MAIN_CUT = {
+    "input_tokens": 5,
+    "cache_creation_input_tokens": 100,
+    "cache_read_input_tokens": 0,
+    "output_tokens": 999,
+}  # cut before message_delta: only message_start's output (1) arrives
+SIDE_STREAMED = {
+    "input_tokens": 50,
+    "cache_creation_input_tokens": 0,
+    "cache_read_input_tokens": 0,
+    "output_tokens": 6,
+}
+SIDE_PROBE = {
+    "input_tokens": 8,
+    "cache_creation_input_tokens": 0,
+    "cache_read_input_tokens": 0,
+    "output_tokens": 1,
+}
 
 EXPECTED = {
-    "main": {"requests": 3, "incomplete": 1, "input_tokens": 11 + 7 + 5,
-             "cache_creation_input_tokens": 2000 + 0 + 100, "cache_read_input_tokens": 30000 + 31000,
-             "output_tokens": 345 + 12 + 1},
+    "main": {
+        "requests": 3,
+        "incomplete": 1,
+        "input_tokens": 11 + 7 + 5,
+        "cache_creation_input_tokens": 2000 + 0 + 100,
+        "cache_read_input_tokens": 30000 + 31000,
+        "output_tokens": 345 + 12 + 1,
+    },
     # the side: a streamed title, a quota probe, count_tokens (no tokens billed), a 529
-    "side": {"requests": 4, "incomplete": 1, "input_tokens": 50 + 8, "cache_creation_input_tokens": 0,
-             "cache_read_input_tokens": 0, "output_tokens": 6 + 1},
+    "side": {
+        "requests": 4,
+        "incomplete": 1,
+        "input_tokens": 50 + 8,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": 6 + 1,
+    },
 }
 EXPECTED_COST = {
-    "main": (11 * 3 + 500 * 3.75 + 1500 * 6 + 30000 * 0.3 + 345 * 15
-             + 7 * 3 + 31000 * 0.3 + 12 * 15
-             + 5 * 3 + 100 * 3.75 + 1 * 15) / 1e6,
+    "main": (
+        11 * 3
+        + 500 * 3.75
+        + 1500 * 6
+        + 30000 * 0.3
+        + 345 * 15
+        + 7 * 3
+        + 31000 * 0.3
+        + 12 * 15
+        + 5 * 3
+        + 100 * 3.75
+        + 1 * 15
+    )
+    / 1e6,
     "side": (50 * 0.8 + 6 * 4 + 8 * 0.8 + 1 * 4) / 1e6,
 }
 PRICES = """\
@@ -63,7 +115,10 @@ usage:
 def usage_rows(config: Path) -> tuple[list[dict[str, Any]], str]:
     done = subprocess.run(
         [sys.executable, "-m", "analyze", "usage", "--json", "--config", str(config)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
@@ -82,30 +137,39 @@ def per_scope(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 def drive(client) -> None:
     """The calls of a small session, in the order the stand-in's script expects."""
     user = [{"role": "user", "content": "Grüße, what is in README.md?"}]
-    with client.messages.stream(model=MAIN_MODEL, max_tokens=32000, messages=user, tools=TOOLS) as s:
+    with client.messages.stream(
+        model=MAIN_MODEL, max_tokens=32000, messages=user, tools=TOOLS
+    ) as s:
         s.get_final_message()
     client.messages.create(model=MAIN_MODEL, max_tokens=32000, messages=user, tools=TOOLS)
     with client.messages.stream(model=SIDE_MODEL, max_tokens=512, messages=user) as s:
         s.get_final_message()
-    client.messages.create(model=SIDE_MODEL, max_tokens=1, messages=[{"role": "user", "content": "quota"}])
+    client.messages.create(
+        model=SIDE_MODEL, max_tokens=1, messages=[{"role": "user", "content": "quota"}]
+    )
     client.messages.count_tokens(model=MAIN_MODEL, messages=user, tools=TOOLS)
     with pytest.raises(Exception):  # the stand-in resets the stream mid-way
-        with client.messages.stream(model=MAIN_MODEL, max_tokens=32000, messages=user, tools=TOOLS) as s:
+        with client.messages.stream(
+            model=MAIN_MODEL, max_tokens=32000, messages=user, tools=TOOLS
+        ) as s:
             s.get_final_message()
     with pytest.raises(Exception):  # 529 overloaded
         client.messages.create(model=SIDE_MODEL, max_tokens=512, messages=user)
 
 
-def test_usage_report_equals_the_scripted_usage(standin: StandIn, proxy: CapturingProxy,
-                                                capture_dir: Path, tmp_path: Path):
-    standin.responder = Scripted([
-        Reply.text("Here it is.", usage=MAIN_STREAMED),
-        Reply.text("Done.", usage=MAIN_JSON),
-        Reply.text('{"title": "README"}', usage=SIDE_STREAMED),
-        Reply.text("ok", usage=SIDE_PROBE),
-        Reply.text("This stream is cut.", usage=MAIN_CUT, abort_after_events=4),
-        Reply.overloaded(),
-    ])
+def test_usage_report_equals_the_scripted_usage(
+    standin: StandIn, proxy: CapturingProxy, capture_dir: Path, tmp_path: Path
+):
+    standin.responder = Scripted(
+        [
+            Reply.text("Here it is.", usage=MAIN_STREAMED),
+            Reply.text("Done.", usage=MAIN_JSON),
+            Reply.text('{"title": "README"}', usage=SIDE_STREAMED),
+            Reply.text("ok", usage=SIDE_PROBE),
+            Reply.text("This stream is cut.", usage=MAIN_CUT, abort_after_events=4),
+            Reply.overloaded(),
+        ]
+    )
     with sdk_client(proxy) as client:
         drive(client)
     files = wait_for_captures(capture_dir, 7)
@@ -114,7 +178,9 @@ def test_usage_report_equals_the_scripted_usage(standin: StandIn, proxy: Capturi
     rows, stderr = usage_rows(proxy.config_path)  # exactly the config the proxy runs with
     assert per_scope(rows) == EXPECTED
     assert all(r["cost_usd"] is None for r in rows)  # that config prices nothing ...
-    assert f"warning: no price for {MAIN_MODEL}, {SIDE_MODEL} in usage.prices" in stderr  # ... and says so
+    assert (
+        f"warning: no price for {MAIN_MODEL}, {SIDE_MODEL} in usage.prices" in stderr
+    )  # ... and says so
     # the cut stream: the proxy saw the upstream reset, so the capture holds an `error`
     assert "incomplete: 2 requests (1 failed exchange, 1 HTTP error status)" in stderr
 
@@ -123,5 +189,7 @@ def test_usage_report_equals_the_scripted_usage(standin: StandIn, proxy: Capturi
     rows, stderr = usage_rows(priced)
     assert per_scope(rows) == EXPECTED
     for scope, cost in EXPECTED_COST.items():
-        assert sum(r["cost_usd"] for r in rows if r["scope"] == scope) == pytest.approx(cost, rel=1e-9)
+        assert sum(r["cost_usd"] for r in rows if r["scope"] == scope) == pytest.approx(
+            cost, rel=1e-9
+        )
     assert "no price" not in stderr

@@ -20,40 +20,58 @@ def write(tmp_path, text):
 def test_the_shipped_config_is_valid_and_matches_the_defaults():
     shipped = load_config(ROOT / "config.yaml")
     assert shipped.capture.listen_host == "127.0.0.1" and shipped.capture.listen_port == 8080
-    assert shipped.capture.hosts == ["api.anthropic.com"] and shipped.capture.paths == ["/v1/messages"]
+    assert shipped.capture.hosts == ["api.anthropic.com"] and shipped.capture.paths == [
+        "/v1/messages"
+    ]
     assert shipped.analyze.model == "claude-haiku-5-5" and shipped.analyze.batch_size == 10
     assert shipped.analyze.store == ROOT / "captures" / "memories.jsonl"
     assert shipped.analyze.state_dir == ROOT / "captures" / ".analyze"
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path):
-    cfg = load_config(write(tmp_path, "capture:\n  dir: data/caps\n  confdir: ~/.mitm\n"
-                                      "analyze:\n  claude_bin: bin/claude\n"))
+    cfg = load_config(
+        write(
+            tmp_path,
+            "capture:\n  dir: data/caps\n  confdir: ~/.mitm\nanalyze:\n  claude_bin: bin/claude\n",
+        )
+    )
     assert cfg.capture.dir == tmp_path / "data" / "caps"
     assert cfg.capture.confdir == Path.home() / ".mitm"
     assert cfg.analyze.store == tmp_path / "data" / "caps" / "memories.jsonl"  # follows capture.dir
     assert cfg.analyze.claude_bin == str(tmp_path / "bin" / "claude")
-    assert load_config(write(tmp_path, "analyze:\n  claude_bin: claude\n")).analyze.claude_bin == "claude"
+    assert (
+        load_config(write(tmp_path, "analyze:\n  claude_bin: claude\n")).analyze.claude_bin
+        == "claude"
+    )
 
 
-@pytest.mark.parametrize("text,message", [
-    ("capture:\n  listen_port: abc\n", "'capture.listen_port' must be an integer, got a string 'abc'"),
-    ("capture:\n  colour: blue\n", "unknown key 'capture.colour'"),
-    ("captur:\n  dir: x\n", "unknown key 'captur'"),
-    ("capture: [\n", "not valid YAML"),
-    ("capture:\n  dir: a\n  dir: b\n", "key 'dir' appears twice"),
-    ("analyze:\n  backend: openai\n", "'analyze.backend' must be one of 'anthropic', 'claude-cli'"),
-    ("capture:\n  hosts: api.anthropic.com\n", "'capture.hosts' must be a list"),
-    ("capture:\n  paths: [v1/messages]\n", "'capture.paths' must be a non-empty list of paths"),
-    ("capture:\n  listen_port: 70000\n", "'capture.listen_port' must be a port number"),
-    ("capture:\n  web_port: 8080\n", "'capture.web_port' must differ from listen_port"),
-    ("analyze:\n  max_wait_s: .nan\n", "'analyze.max_wait_s' must be a number"),
-    ("analyze:\n  timeout_s: 0\n", "'analyze.timeout_s' must be more than 0"),
-    ("analyze:\n  batch_size: 0\n", "'analyze.batch_size' must be at least 1"),
-    ("analyze:\n  batch_size: true\n", "'analyze.batch_size' must be an integer"),
-    ("usage:\n  prices:\n    m: {input: 1}\n", "missing key 'usage.prices.m.output'"),
-    ("- a list\n", "the top level must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "capture:\n  listen_port: abc\n",
+            "'capture.listen_port' must be an integer, got a string 'abc'",
+        ),
+        ("capture:\n  colour: blue\n", "unknown key 'capture.colour'"),
+        ("captur:\n  dir: x\n", "unknown key 'captur'"),
+        ("capture: [\n", "not valid YAML"),
+        ("capture:\n  dir: a\n  dir: b\n", "key 'dir' appears twice"),
+        (
+            "analyze:\n  backend: openai\n",
+            "'analyze.backend' must be one of 'anthropic', 'claude-cli'",
+        ),
+        ("capture:\n  hosts: api.anthropic.com\n", "'capture.hosts' must be a list"),
+        ("capture:\n  paths: [v1/messages]\n", "'capture.paths' must be a non-empty list of paths"),
+        ("capture:\n  listen_port: 70000\n", "'capture.listen_port' must be a port number"),
+        ("capture:\n  web_port: 8080\n", "'capture.web_port' must differ from listen_port"),
+        ("analyze:\n  max_wait_s: .nan\n", "'analyze.max_wait_s' must be a number"),
+        ("analyze:\n  timeout_s: 0\n", "'analyze.timeout_s' must be more than 0"),
+        ("analyze:\n  batch_size: 0\n", "'analyze.batch_size' must be at least 1"),
+        ("analyze:\n  batch_size: true\n", "'analyze.batch_size' must be an integer"),
+        ("usage:\n  prices:\n    m: {input: 1}\n", "missing key 'usage.prices.m.output'"),
+        ("- a list\n", "the top level must be a mapping"),
+    ],
+)
 def test_bad_values_name_the_file_and_the_key(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as e:
@@ -71,8 +89,14 @@ def test_an_asked_for_file_must_exist_and_the_default_may_be_missing(tmp_path, m
 @pytest.mark.parametrize("command", [["capture", "proxy"], ["analyze", "status"]])
 def test_the_commands_print_one_line_not_a_traceback(tmp_path, command):
     path = write(tmp_path, "capture:\n  listen_port: [1]\n")
-    done = subprocess.run([sys.executable, "-m", command[0], "--config", str(path), *command[1:]],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", command[0], "--config", str(path), *command[1:]],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"error: {path}: 'capture.listen_port' must be an integer, got a list [1]"]
+        f"error: {path}: 'capture.listen_port' must be an integer, got a list [1]"
+    ]

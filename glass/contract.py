@@ -1,0 +1,32 @@
+"""Facts of the file contract between the stages, in code, each stated once.
+
+README.md ("Capture file format") is the contract; this module is its
+machine-readable part. `capture/` writes by these facts and `analyze/` (and
+the viewer, and the tests) read by them, without importing each other.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+DAY_FOLDER: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+"""A day folder under the captures folder: the local date of the requests in it."""
+
+CAPTURE_NAME: Final = re.compile(r"^(\d{3,})_(\d{6})_([A-Za-z0-9_.-]+)\.json$")
+"""A capture file's name: NNN (the day's counter), HHMMSS (local time), the endpoint."""
+
+ANALYZER_HEADER: Final = "x-glass-analyzer"
+"""Request header of Glass's own analyzer calls: the capture proxy never records them."""
+
+REDACTED: Final = "[REDACTED]"
+"""What a credential header's value is replaced by in a capture file."""
+
+MEMORIES_FILE: Final = "memories.jsonl"
+"""The memory store's default name, inside the captures folder."""
+
+STATE_DIR: Final = ".analyze"
+"""The analyzer's default state folder, inside the captures folder."""
+
+MEMORY_KINDS: Final = ("preference", "decision", "convention", "error_fix", "fact")
+"""The kinds a memory can have, in the order recall ranks them."""
