@@ -50,5 +50,5 @@ def _variant(doc: dict[str, Any], *, day: str, cycle: int) -> dict[str, Any]:
         if isinstance(content, str):
             first["content"] = f"[cycle {cycle}] {content}"
         elif isinstance(content, list):
-            first["content"] = [{"type": "text", "text": f"[cycle {cycle}]"}] + content
+            first["content"] = [{"type": "text", "text": f"[cycle {cycle}]"}, *content]
     return out

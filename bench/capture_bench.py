@@ -292,7 +292,7 @@ def measure_rps(
             with lock:
                 counts[i] = n
                 spans.append((start, time.perf_counter()))
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 - re-raised by the main thread below
             errors.append(e)
             barrier.abort()
         finally:

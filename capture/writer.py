@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,11 +116,11 @@ class WriterCore:
                         self.emit("ack", str(message.token))
             except OSError as e:
                 self.emit("log", f"ERROR could not write capture file: {e}")
-            except Exception as e:  # a bug: report it and keep serving
+            except Exception as e:  # noqa: BLE001 - a bug in one exchange must not stop the writer
                 self.emit(
                     "log",
                     "ERROR bug while writing a capture file (traffic is unaffected): "
-                    f"{type(e).__name__}: {e}",
+                    f"{type(e).__name__}: {e} (traceback: {_one_line_traceback(e)})",
                 )
 
     def _write_request(self, m: WriteRequest) -> None:
@@ -148,6 +149,12 @@ class WriterCore:
             )
         else:
             self.folder.replace(state.path, data)
+
+
+def _one_line_traceback(e: BaseException) -> str:
+    """Where `e` was raised, innermost frame first, on one line (the answers are lines)."""
+    frames = traceback.extract_tb(e.__traceback__)
+    return " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
 
 
 def _local(m: WriteRequest) -> datetime:

@@ -193,6 +193,7 @@ def analyze(
         env=env or clean_env(),
         capture_output=True,
         text=True,
+        check=False,
         timeout=timeout,
     )
 
@@ -225,10 +226,10 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20.
         proc.send_signal(sig)
     try:
         return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as e:
         proc.kill()
         proc.wait(5)
-        raise AssertionError(f"the analyzer did not exit within {timeout} s of signal {sig}")
+        raise AssertionError(f"the analyzer did not exit within {timeout} s of signal {sig}") from e
 
 
 def wait_until(
@@ -547,7 +548,7 @@ def _child(request: dict[str, Any]) -> None:
             code = main(request["argv"])
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - a forked child: print the traceback, then _exit below
         import traceback
 
         traceback.print_exc()

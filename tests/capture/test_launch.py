@@ -43,7 +43,7 @@ def test_run_claude_needs_a_proxy_that_answers(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = s.getsockname()[1]
-    with pytest.raises(launch.LaunchError, match="does not answer.*make capture"):
+    with pytest.raises(launch.LaunchError, match=r"does not answer.*make capture"):
         launch.claude_command(cfg(tmp_path, listen_port=free), claude="claude", args=[])
 
 
@@ -52,7 +52,7 @@ def test_run_claude_needs_the_ca_and_a_claude(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         c = cfg(tmp_path, listen_port=s.getsockname()[1])
-        with pytest.raises(launch.LaunchError, match="mitmproxy-ca-cert.pem is missing"):
+        with pytest.raises(launch.LaunchError, match=r"mitmproxy-ca-cert\.pem is missing"):
             launch.claude_command(c, claude="claude", args=[])
         (tmp_path / "conf").mkdir()
         (tmp_path / "conf" / "mitmproxy-ca-cert.pem").write_text("pem")
@@ -93,6 +93,7 @@ def test_python_m_capture_reports_a_missing_proxy_in_one_line(tmp_path):
         capture_output=True,
         text=True,
         cwd=ROOT,
+        check=False,
         timeout=60,
     )
     assert done.returncode == 2
