@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ class LaunchError(Exception):
     """Something is missing; the message says what, and which command fixes it."""
 
 
-def proxy_command(cfg: CaptureConfig, *, web: bool = False, extra: list[str] = ()) -> list[str]:
+def proxy_command(cfg: CaptureConfig, *, web: bool = False, extra: Sequence[str] = ()) -> list[str]:
     tool = "mitmweb" if web else "mitmdump"
     cmd = [
         _find_tool(tool),

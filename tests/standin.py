@@ -519,6 +519,7 @@ def _stream_events(message: dict[str, Any], *, pieces: int) -> list[dict[str, An
     for index, block in enumerate(message["content"]):
         kind = block.get("type")
         deltas: list[dict[str, Any]] = []
+        start: dict[str, Any]
         if kind == "text":
             start = {"type": "text", "text": ""}
             deltas = [
