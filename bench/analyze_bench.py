@@ -40,6 +40,7 @@ from analyze.watch import run_once
 from bench import Result
 from bench.backlog import build_backlog
 from glass.config import AnalyzeConfig, CaptureConfig, Config
+from glass.contract import MEMORIES_FILE, STATE_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,8 +60,8 @@ def config(tmp: Path, **analyze) -> Config:
     return Config(
         capture=CaptureConfig(dir=tmp / "captures"),
         analyze=AnalyzeConfig(
-            store=tmp / "captures" / "memories.jsonl",
-            state_dir=tmp / "captures" / ".analyze",
+            store=tmp / "captures" / MEMORIES_FILE,
+            state_dir=tmp / "captures" / STATE_DIR,
             **analyze,
         ),
     )

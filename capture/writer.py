@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from capture import files, record
 
@@ -140,20 +140,34 @@ class WriterCore:
             if m.resend is None:
                 raise RuntimeError(f"the end of exchange {m.xid} came without its request")
             state = _Open(m.resend, path=Path(m.path) if m.path else None)
-        if state.written is None:
-            state.written = files.dumps(record.request_record(state.request.request))
-        extra = {}
-        if m.response is not None:
-            extra["response"] = record.response_record(m.response)
-        if m.error is not None:
-            extra["error"] = record.error_record(m.error)
-        data = files.dumps_more(state.written, extra)
+        data = file_bytes(
+            state.request.request, response=m.response, error=m.error, written=state.written
+        )
         if state.path is None:
             state.path = self.folder.create(
                 _local(state.request), state.request.endpoint, data, number=state.number
             )
         else:
             self.folder.replace(state.path, data)
+
+
+def file_bytes(
+    request: record.RequestSnapshot,
+    *,
+    response: record.ResponseSnapshot | None,
+    error: str | None,
+    written: bytes | None = None,
+) -> bytes:
+    """A capture file's final content: the request's record (`written`, if serialized
+    already) with the `response` and `error` the exchange ended with appended."""
+    if written is None:
+        written = files.dumps(record.request_record(request))
+    extra: dict[str, Any] = {}
+    if response is not None:
+        extra["response"] = record.response_record(response)
+    if error is not None:
+        extra["error"] = record.error_record(error)
+    return files.dumps_more(written, extra)
 
 
 def _one_line_traceback(e: BaseException) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from analyze.ledger import Ledger, PendingCommit
+from glass.contract import MEMORIES_FILE, REDACTED, STATE_DIR
 from tests.standin import ForcedToolResponder, Recorded, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,8 +154,8 @@ def write_config(
     settings: dict[str, Any] = {
         "backend": "anthropic",
         "base_url": base_url,
-        "store": str(captures / "memories.jsonl"),
-        "state_dir": str(captures / ".analyze"),
+        "store": str(captures / MEMORIES_FILE),
+        "state_dir": str(captures / STATE_DIR),
     }
     settings.update(analyze)
     lines = ["capture:", f"  dir: {json.dumps(str(captures))}", "analyze:"]
@@ -329,7 +330,7 @@ def capture_doc(
         "captured_at": when,
         "method": "POST",
         "url": "https://api.anthropic.com/v1/messages?beta=true",
-        "headers": {"x-api-key": "[REDACTED]", "X-Claude-Code-Session-Id": session},
+        "headers": {"x-api-key": REDACTED, "X-Claude-Code-Session-Id": session},
         "request": {
             "model": "claude-sonnet-4-5",
             "max_tokens": 32000,
