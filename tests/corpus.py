@@ -182,7 +182,8 @@ def replay_through_addon(exchanges: Iterable[tuple[dict[str, Any], float]], root
                 headers=_mitm_headers(response.headers),
                 content=None if response.streamed else response.raw,
             )
-            flow.response.timestamp_start = None  # claude-trace has no time of the headers
+            # claude-trace has no time of the response headers: the addon writes ttfb_ms null
+            flow.response.timestamp_start = None  # type: ignore[assignment]  # typed float, may be unset
             flow.response.timestamp_end = (
                 None if response.duration_ms is None else started + response.duration_ms / 1000
             )
