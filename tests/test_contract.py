@@ -169,6 +169,9 @@ STREAM_WITH_PROBLEM = (
 )
 
 
+COUNT_TOKENS = "/v1/messages/count_tokens"
+
+
 def request_flow(
     *, body: bytes | dict = BODY, path: str = "/v1/messages?beta=true", gzipped: bool = False
 ) -> http.HTTPFlow:
@@ -230,94 +233,64 @@ def respond(
         cap.error(f)
 
 
-def run_exchanges(cap: capture_addon.Capture, monkeypatch: pytest.MonkeyPatch) -> int:
+def run_exchanges(cap: capture_addon.Capture) -> int:
     """Every shape of exchange the README's tables describe; returns how many."""
-    exchanges: list[Callable[[], None]] = []
+    sent: list[http.HTTPFlow] = []
 
-    def exchange(fn: Callable[[], None]) -> Callable[[], None]:
-        exchanges.append(fn)
-        return fn
+    def send(request: http.HTTPFlow) -> None:
+        sent.append(request)
+        cap.request(request)
 
-    @exchange
-    def json_answer() -> None:
-        f = request_flow(body={**BODY, "stream": False}, gzipped=True)
-        cap.request(f)
-        answer = {"id": "msg_1", "type": "message", "content": [], "usage": {"input_tokens": 1}}
-        respond(cap, f, body=json.dumps(answer).encode())
+    def exchange(request: http.HTTPFlow, **response: Any) -> None:
+        send(request)
+        respond(cap, request, **response)
 
-    @exchange
-    def complete_stream() -> None:
-        f = request_flow()
-        cap.request(f)
-        respond(cap, f, content_type="text/event-stream", body=SSE, stream=True)
-
-    @exchange
-    def stream_cut_by_an_error() -> None:
-        f = request_flow()
-        cap.request(f)
-        half = SSE[: len(SSE) // 2]
-        respond(cap, f, content_type="text/event-stream", body=half, stream=True, error="reset")
-
-    @exchange
-    def stream_error_event() -> None:
-        f = request_flow()
-        cap.request(f)
-        respond(cap, f, content_type="text/event-stream", body=STREAM_ERROR, stream=True)
-
-    @exchange
-    def stream_with_an_event_that_cannot_be_applied() -> None:
-        f = request_flow()
-        cap.request(f)
-        respond(cap, f, content_type="text/event-stream", body=STREAM_WITH_PROBLEM, stream=True)
-
-    @exchange
-    def oversized_stream() -> None:
-        monkeypatch.setattr(capture_addon, "MAX_STREAM_BYTES", len(SSE) // 3)
-        f = request_flow()
-        cap.request(f)
-        respond(cap, f, content_type="text/event-stream", body=SSE, stream=True)
-        monkeypatch.undo()
-
-    @exchange
-    def not_json_either_way() -> None:
-        f = request_flow(body=b"model=x&not json")
-        cap.request(f)
-        respond(cap, f, status=502, content_type="text/html", body=b"<h1>Bad gateway</h1>")
-
-    @exchange
-    def failed_before_any_response() -> None:
-        f = request_flow()
-        cap.request(f)
-        f.error = tflow.terr("connection refused")
-        cap.error(f)
-
-    @exchange
-    def count_tokens() -> None:
-        f = request_flow(
-            body={"model": "claude-sonnet-4", "messages": []}, path="/v1/messages/count_tokens"
+    def stream(body: bytes, *, error: str | None = None) -> None:
+        exchange(
+            request_flow(), content_type="text/event-stream", body=body, stream=True, error=error
         )
-        cap.request(f)
-        respond(cap, f, body=b'{"input_tokens": 12}')
 
-    @exchange
-    def no_answer_yet() -> None:
-        cap.request(request_flow())
-
-    for fn in exchanges:
-        fn()
+    answer = {"id": "msg_1", "type": "message", "content": [], "usage": {"input_tokens": 1}}
+    exchange(  # a JSON answer to a gzip-encoded request
+        request_flow(body={**BODY, "stream": False}, gzipped=True),
+        body=json.dumps(answer).encode(),
+    )
+    stream(SSE)  # complete
+    stream(SSE[: len(SSE) // 2], error="connection reset")  # cut, and the flow failed
+    stream(STREAM_ERROR)  # an error event
+    stream(STREAM_WITH_PROBLEM)  # an event that cannot be applied
+    with pytest.MonkeyPatch.context() as patch:  # a stream beyond the size kept
+        patch.setattr(capture_addon, "MAX_STREAM_BYTES", len(SSE) // 3)
+        stream(SSE)
+    exchange(  # neither body is JSON
+        request_flow(body=b"model=x&not json"),
+        status=502,
+        content_type="text/html",
+        body=b"<h1>Bad gateway</h1>",
+    )
+    exchange(
+        request_flow(body={"model": "claude-sonnet-4", "messages": []}, path=COUNT_TOKENS),
+        body=b'{"input_tokens": 12}',
+    )
+    failed = request_flow()  # failed before any response
+    send(failed)
+    failed.error = tflow.terr("connection refused")
+    cap.error(failed)
+    send(request_flow())  # no answer yet
     cap.flush()
-    return len(exchanges)
+    return len(sent)
 
 
-@pytest.fixture
-def written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, int]]:
-    root = tmp_path / "captures"
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
+    """The exchanges, written once for the tests below (they only read the files)."""
+    root = tmp_path_factory.mktemp("contract") / "captures"
     cap = capture_addon.Capture()
     with taddons.context(cap) as tctx:
         tctx.configure(cap, capture_dir=str(root))
-        count = run_exchanges(cap, monkeypatch)
-        yield root, count
+        count = run_exchanges(cap)
         cap.done()
+    yield root, count
 
 
 def read_back(root: Path) -> list[tuple[reader.CaptureRef, dict[str, Any]]]:
