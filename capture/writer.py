@@ -15,6 +15,11 @@ Child -> parent (stdout): text lines
 
 A child that fell behind reads the messages waiting in the pipe as one batch,
 and writes an exchange that has already ended once, complete.
+
+Where: `WriterCore` (what the child does with a batch), `file_bytes` (the one
+serializer of a capture file, also used by tests/corpus.py and the benchmarks),
+`Writer` (what the addon holds: `WriterProcess`, the child's handle, or
+`WriterThread`, the same core on a thread for frozen mitmproxy binaries).
 """
 
 from __future__ import annotations
