@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             module = importlib.import_module(BENCHMARKS[name])
             got = [Result.coerce(r) for r in module.run(quick=args.quick)]
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - one failed benchmark: traceback, FAILED row, exit 2
             traceback.print_exc()
             failures.append(f"{name}: {type(e).__name__}: {e}")
             got = [

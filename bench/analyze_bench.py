@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from analyze.backends.base import Extraction, Usage
 from analyze.pipeline import Analyzer
@@ -39,6 +40,7 @@ from analyze.watch import run_once
 from bench import Result
 from bench.backlog import build_backlog
 from glass.config import AnalyzeConfig, CaptureConfig, Config
+from glass.contract import MEMORIES_FILE, STATE_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,8 +60,8 @@ def config(tmp: Path, **analyze) -> Config:
     return Config(
         capture=CaptureConfig(dir=tmp / "captures"),
         analyze=AnalyzeConfig(
-            store=tmp / "captures" / "memories.jsonl",
-            state_dir=tmp / "captures" / ".analyze",
+            store=tmp / "captures" / MEMORIES_FILE,
+            state_dir=tmp / "captures" / STATE_DIR,
             **analyze,
         ),
     )
@@ -173,8 +175,11 @@ def bench_preprocessing(*, files: int, rounds: int) -> list[Result]:
 def _reset_state(cfg: Config) -> None:
     import shutil
 
-    shutil.rmtree(cfg.analyze.state_dir, ignore_errors=True)
-    cfg.analyze.store.unlink(missing_ok=True)
+    state_dir, store = cfg.analyze.state_dir, cfg.analyze.store
+    if state_dir is None or store is None:
+        raise ValueError("a bench config names its store and state folder (see config())")
+    shutil.rmtree(state_dir, ignore_errors=True)
+    store.unlink(missing_ok=True)
 
 
 # -- 3. peak RSS -------------------------------------------------------------------------------
@@ -186,8 +191,8 @@ def bench_rss(*, small: int, large: int) -> list[Result]:
     peaks = {}
     with StandIn(ForcedToolResponder(_two_memories)) as api:
         for count in (small, large):
-            with tempfile.TemporaryDirectory(prefix="glass-bench-") as tmp:
-                tmp = Path(tmp)
+            with tempfile.TemporaryDirectory(prefix="glass-bench-") as name:
+                tmp = Path(name)
                 build_backlog(tmp / "captures", count)
                 cfg_path = tmp / "config.yaml"
                 cfg_path.write_text(
@@ -215,11 +220,18 @@ def _peak_rss_kb(cmd: list[str]) -> int:
     )
     _, status, rusage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
+    err = _read_all(proc.stderr).decode(errors="replace")
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err[-2000:]}")
     return rusage.ru_maxrss
+
+
+def _read_all(pipe: IO[bytes] | None) -> bytes:
+    """Everything left in a child's pipe, then close it (None: it was not piped)."""
+    if pipe is None:
+        return b""
+    with pipe:
+        return pipe.read()
 
 
 def run(quick: bool = False) -> list[Result]:

@@ -5,50 +5,71 @@ Claude Code session of tests/data/corpus cycled over consecutive days, each
 cycle a conversation of its own (its first prompt names the cycle) with
 message ids of its own, so that neither the analyzer's block dedupe nor the
 usage report's response dedupe can skip a cycle.
+
+Each cycle is varied on the recorded exchange itself (its prompt, its answer's
+message id, its time), and the file is then made by the capture stage's own
+serializer from the snapshots the addon would have taken (`tests.corpus`):
+byte-identical to what the proxy writes for that exchange.
 """
 
 from __future__ import annotations
 
 import copy
-from datetime import date, timedelta
+import json
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 
 def build_backlog(root: Path, count: int) -> list[Path]:
-    from capture import files  # the capture stage's own serializer: byte-identical files
+    from capture import files
     from tests import corpus
 
-    session = [corpus.to_capture(pair) for pair in corpus.trace_pairs(corpus.SESSION_64)]
+    session = list(corpus.trace_pairs(corpus.SESSION_64))
+    stream_ids = [_stream_id(pair) for pair in session]
     first = date(2025, 1, 1)
     written = []
     for n in range(count):
         cycle, index = divmod(n, len(session))
-        day = (first + timedelta(days=cycle)).isoformat()
-        doc = _variant(session[index], day=day, cycle=cycle)
-        folder = root / day
-        folder.mkdir(parents=True, exist_ok=True)
-        path = (
-            folder / f"{index + 1:03d}_{doc['captured_at'][11:19].replace(':', '')}_messages.json"
-        )
-        path.write_bytes(files.dumps(doc))
+        pair = _variant(session[index], cycle=cycle, stream_id=stream_ids[index])
+        started = _on_day(pair["request"]["timestamp"], first + timedelta(days=cycle))
+        path = corpus.capture_path(root, pair, number=index + 1, started=started)
+        files.ensure_dir(path.parent)
+        path.write_bytes(corpus.capture_bytes(pair, started=started))
         written.append(path)
     return written
 
 
-def _variant(doc: dict[str, Any], *, day: str, cycle: int) -> dict[str, Any]:
-    """`doc` moved to `day`, its conversation and message id made cycle `cycle`'s own."""
-    out = copy.deepcopy(doc)
-    out["captured_at"] = day + doc["captured_at"][10:]
-    body = (out.get("response") or {}).get("body")
-    if isinstance(body, dict) and isinstance(body.get("id"), str):
-        body["id"] = f"{body['id']}_{cycle}"
-    messages = (out.get("request") or {}).get("messages") or []
+def _on_day(timestamp: float, day: date) -> float:
+    """`timestamp`'s local time of day, on `day`."""
+    return datetime.combine(day, datetime.fromtimestamp(timestamp).time()).timestamp()
+
+
+def _stream_id(pair: dict[str, Any]) -> str | None:
+    """The message id in a recorded stream (None: not a stream, or none in it)."""
+    from capture import sse
+
+    raw = (pair.get("response") or {}).get("body_raw")
+    message = sse.reassemble(raw).message if isinstance(raw, str) else None
+    found = (message or {}).get("id")
+    return found if isinstance(found, str) else None
+
+
+def _variant(pair: dict[str, Any], *, cycle: int, stream_id: str | None) -> dict[str, Any]:
+    """The recorded exchange `pair` with the conversation and message id of cycle `cycle`."""
+    out = copy.deepcopy(pair)
+    messages = out["request"]["body"].get("messages") or []
     if messages:
         first = messages[0]
         content = first.get("content")
         if isinstance(content, str):
             first["content"] = f"[cycle {cycle}] {content}"
         elif isinstance(content, list):
-            first["content"] = [{"type": "text", "text": f"[cycle {cycle}]"}] + content
+            first["content"] = [{"type": "text", "text": f"[cycle {cycle}]"}, *content]
+    response = out.get("response") or {}
+    if stream_id is not None:  # a stream: the file's body is reassembled from it
+        new_id = json.dumps(f"{stream_id}_{cycle}")
+        response["body_raw"] = response["body_raw"].replace(json.dumps(stream_id), new_id, 1)
+    elif isinstance(body := response.get("body"), dict) and isinstance(body.get("id"), str):
+        body["id"] = f"{body['id']}_{cycle}"
     return out

@@ -87,14 +87,17 @@ def standin_process(*args: str, timeout: float = 20.0) -> Iterator[int]:
         text=True,
     )
     try:
+        stdout, stderr = proc.stdout, proc.stderr
+        if stdout is None or stderr is None:  # cannot be: both are PIPE
+            raise RuntimeError("the stand-in started without its pipes")
         ready: list[str] = []
-        reader = threading.Thread(target=lambda: ready.append(proc.stdout.readline()), daemon=True)
+        reader = threading.Thread(target=lambda: ready.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(timeout)
         line = ready[0] if ready else ""
         if not line.startswith("READY "):
             proc.kill()
-            raise RuntimeError(f"the stand-in did not start: {line!r} {proc.stderr.read()}")
+            raise RuntimeError(f"the stand-in did not start: {line!r} {stderr.read()}")
         yield int(line.split()[1])
     finally:
         if proc.poll() is None:
@@ -163,7 +166,7 @@ def tunnel(proxy_port: int, context: ssl.SSLContext, *, timeout: float = 30.0) -
 
 
 def first_byte(
-    *, proxy: CapturingProxy | None, upstream_port: int, context: ssl.SSLContext | None, body: bytes
+    *, proxy: CapturingProxy | None, upstream_port: int, context: ssl.SSLContext, body: bytes
 ) -> tuple[float, float]:
     """(seconds to the first body byte, seconds to the last), from sending the request.
 
@@ -219,9 +222,9 @@ def bench_streaming(plan: Plan, stack: ExitStack, confdir: Path, work: Path) -> 
     )
     context = ssl_context(capturing)
     setups = {"capturing proxy": capturing, "plain mitmdump": plain, "direct": None}
-    for proxy in (capturing, plain):  # warm up: leaf certificate, connections, imports
+    for warming in (capturing, plain):  # warm up: leaf certificate, connections, imports
         first_byte(
-            proxy=proxy, upstream_port=upstream, context=context, body=small_body(stream=False)
+            proxy=warming, upstream_port=upstream, context=context, body=small_body(stream=False)
         )
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in setups}
     for _ in range(plan.stream_runs):
@@ -292,7 +295,7 @@ def measure_rps(
             with lock:
                 counts[i] = n
                 spans.append((start, time.perf_counter()))
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 - re-raised by the main thread below
             errors.append(e)
             barrier.abort()
         finally:
@@ -384,7 +387,8 @@ def _throughput(
     label: str = "capture: ",
 ) -> Result:
     body = corpus_body(stream=stream)
-    ratios, rates = [], {"capturing": [], "plain": []}
+    ratios: list[float] = []
+    rates: dict[str, list[float]] = {"capturing": [], "plain": []}
     waits = []
     for r in range(plan.rounds):
         order = [("capturing", capturing), ("plain", plain)]

@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config).capture
         if args.command == "run-claude":
-            launched = launch.claude_command(cfg, claude=args.claude, args=extra)
+            launched = launch.claude_command(
+                cfg, claude=args.claude, args=extra, config=args.config
+            )
             if args.dir:
                 try:
                     os.chdir(os.path.expanduser(args.dir))
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Glass: proxy on {where}, captures in {cfg.dir}"
         + (f", web UI on http://127.0.0.1:{cfg.web_port}" if web else "")
-        + "\nGlass: in another terminal run `make run-claude`",
+        + f"\nGlass: in another terminal run `{launch.make_command('run-claude', config=args.config)}`",
         file=sys.stderr,
         flush=True,
     )

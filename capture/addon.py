@@ -36,9 +36,10 @@ if __package__ in (
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mitmproxy import ctx, exceptions, http
+from mitmproxy.addonmanager import Loader
 
 from capture import files, record
-from capture.writer import WriteEnd, WriteRequest, make_writer
+from capture.writer import WriteEnd, Writer, WriteRequest, make_writer
 from glass.contract import ANALYZER_HEADER
 
 logger = logging.getLogger("glass.capture")
@@ -96,7 +97,8 @@ class Exchange:
 
 class Capture:
     def __init__(self) -> None:
-        self.writer = None  # capture.writer.WriterProcess (or WriterThread in a frozen mitmproxy)
+        self.writer: Writer | None = None
+        """A WriterProcess (a WriterThread in a frozen mitmproxy); None before `configure`."""
         self.hosts: frozenset[str] = frozenset()
         self.paths: tuple[str, ...] = ()
         self.in_flight: dict[str, Exchange] = {}
@@ -107,7 +109,7 @@ class Capture:
 
     # -- configuration ---------------------------------------------------------
 
-    def load(self, loader) -> None:
+    def load(self, loader: Loader) -> None:
         loader.add_option(
             "capture_dir",
             str,
@@ -177,7 +179,8 @@ class Capture:
     def request(self, flow: http.HTTPFlow) -> None:
         tee = self.request_tees.pop(flow.id, None)
         host = self._wanted(flow)
-        if host is None:
+        writer = self.writer
+        if host is None or writer is None:
             return
         req = flow.request
         snap = record.RequestSnapshot(
@@ -192,8 +195,8 @@ class Capture:
         )
         exchange = Exchange(message=message, sent_to=None)
         self.in_flight[flow.id] = self.by_xid[message.xid] = exchange
-        if self.writer.send(message, skippable=True):
-            exchange.sent_to = self.writer.generation
+        if writer.send(message, skippable=True):
+            exchange.sent_to = writer.generation
 
     @_never_raise
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -212,7 +215,7 @@ class Capture:
         exchange = self.in_flight.pop(flow.id, None)
         if exchange is None or flow.response is None:
             return
-        self._end(exchange, self._response_snapshot(flow, exchange), None)
+        self._end(exchange, self._response_snapshot(flow, flow.response, exchange), None)
 
     @_never_raise
     def error(self, flow: http.HTTPFlow) -> None:
@@ -220,7 +223,7 @@ class Capture:
         exchange = self.in_flight.pop(flow.id, None)
         if exchange is None:
             return
-        snap = self._response_snapshot(flow, exchange) if flow.response else None
+        snap = self._response_snapshot(flow, flow.response, exchange) if flow.response else None
         self._end(exchange, snap, flow.error.msg if flow.error else "unknown error")
 
     # -- helpers -----------------------------------------------------------------
@@ -229,8 +232,12 @@ class Capture:
         self, exchange: Exchange, snap: record.ResponseSnapshot | None, error: str | None
     ) -> None:
         self.by_xid.pop(exchange.message.xid, None)
-        unseen = exchange.sent_to != self.writer.ensure_running()  # skipped, or another writer
-        self.writer.send(
+        writer = self.writer
+        if writer is None:  # mitmproxy called `done` before this flow ended
+            logger.warning("capture: %s ended after shutdown; not written", exchange.message.xid)
+            return
+        unseen = exchange.sent_to != writer.ensure_running()  # skipped, or another writer
+        writer.send(
             WriteEnd(
                 xid=exchange.message.xid,
                 response=snap,
@@ -277,8 +284,9 @@ class Capture:
         return f"{req.scheme}://{host}{port}{req.path}"
 
     @staticmethod
-    def _response_snapshot(flow: http.HTTPFlow, exchange: Exchange) -> record.ResponseSnapshot:
-        resp = flow.response
+    def _response_snapshot(
+        flow: http.HTTPFlow, resp: http.Response, exchange: Exchange
+    ) -> record.ResponseSnapshot:
         started = flow.request.timestamp_start
         ended = resp.timestamp_end or time.time()
         tee = exchange.tee

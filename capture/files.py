@@ -38,6 +38,16 @@ def endpoint_of(path: str) -> str:
     return _UNSAFE.sub("_", segment).strip("._") or "request"
 
 
+def day_folder(root: Path, when: datetime) -> Path:
+    """The folder of `when`'s local day under `root` (matches contract.DAY_FOLDER)."""
+    return root / f"{when:%Y-%m-%d}"
+
+
+def capture_name(number: int, when: datetime, endpoint: str) -> str:
+    """`NNN_HHMMSS_<endpoint>.json` (matches contract.CAPTURE_NAME)."""
+    return f"{number:03d}_{when:%H%M%S}_{endpoint}.json"
+
+
 def dumps(record: dict[str, Any]) -> bytes:
     """Pretty JSON as UTF-8, non-ASCII kept readable for grep.
 
@@ -70,7 +80,7 @@ class CaptureFolder:
 
     def reserve(self, when: datetime) -> int:
         """Take the next number of the day now, for a file `create` will write later."""
-        day = self.root / when.strftime("%Y-%m-%d")
+        day = day_folder(self.root, when)
         with self._lock:
             n = self._next.get(day) or self._first_free(day)
             self._next[day] = n + 1
@@ -80,14 +90,14 @@ class CaptureFolder:
         self, when: datetime, endpoint: str, data: bytes, *, number: int | None = None
     ) -> Path:
         """Write a new capture file with the next free number of its day (or `number`, if free)."""
-        day = self.root / when.strftime("%Y-%m-%d")
+        day = day_folder(self.root, when)
         ensure_dir(day)
         tmp = _write_temp(day, data)
         try:
             with self._lock:
                 n = number or self._next.get(day) or self._first_free(day)
                 while True:
-                    final = day / f"{n:03d}_{when:%H%M%S}_{endpoint}.json"
+                    final = day / capture_name(n, when, endpoint)
                     if _claim(tmp, final):
                         self._next[day] = max(n + 1, self._next.get(day, 0))
                         break

@@ -3,19 +3,22 @@
 `proxy_command()` turns config.yaml's `capture:` section into a mitmdump (or
 mitmweb) command line that loads `capture/addon.py`. `claude_command()`
 checks that the proxy answers and its CA exists, and builds the environment
-Claude Code needs to talk through it.
+Claude Code needs to talk through it. `make_command()` spells a make command
+the way the user must type it, `CONFIG=…` included, for every hint.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from glass.config import CaptureConfig
+from glass.config import DEFAULT_CONFIG, CaptureConfig
 
 ADDON = Path(__file__).resolve().parent / "addon.py"
 CA_FILE = "mitmproxy-ca-cert.pem"
@@ -26,7 +29,21 @@ class LaunchError(Exception):
     """Something is missing; the message says what, and which command fixes it."""
 
 
-def proxy_command(cfg: CaptureConfig, *, web: bool = False, extra: list[str] = ()) -> list[str]:
+def make_command(target: str, *variables: str, config: str | None) -> str:
+    """`make <target> [VAR=value ...]` as the user must type it to act on `config`.
+
+    `config` is the path as given to `--config` (the Makefile passes its
+    `CONFIG` through unchanged); the default config.yaml needs no `CONFIG=`.
+    """
+    if config is not None and Path(config).absolute() != DEFAULT_CONFIG.absolute():
+        variables = (*variables, f"CONFIG={config}")
+    assigned = [
+        name + "=" + shlex.quote(value) for name, _, value in (v.partition("=") for v in variables)
+    ]
+    return " ".join(["make", target, *assigned])
+
+
+def proxy_command(cfg: CaptureConfig, *, web: bool = False, extra: Sequence[str] = ()) -> list[str]:
     tool = "mitmweb" if web else "mitmdump"
     cmd = [
         _find_tool(tool),
@@ -75,21 +92,30 @@ def proxy_url(cfg: CaptureConfig) -> str:
 
 
 def claude_command(
-    cfg: CaptureConfig, *, claude: str | None, args: list[str], env: dict[str, str] | None = None
+    cfg: CaptureConfig,
+    *,
+    claude: str | None,
+    args: list[str],
+    env: dict[str, str] | None = None,
+    config: str | None = None,
 ) -> ClaudeLaunch:
-    """Check the proxy and its CA, then return how to run Claude Code through it."""
+    """Check the proxy and its CA, then return how to run Claude Code through it.
+
+    `config`: the config file as the user named it, for the hints.
+    """
     env = dict(os.environ if env is None else env)
     ca = cfg.confdir / CA_FILE
     url = proxy_url(cfg)
+    capture = make_command("capture", config=config)
     if not _answers(cfg):
         raise LaunchError(
-            f"the proxy does not answer at {url}; start it with `make capture` in another terminal"
+            f"the proxy does not answer at {url}; start it with `{capture}` in another terminal"
         )
     if not ca.is_file():
         raise LaunchError(
-            f"mitmproxy's CA certificate {ca} is missing; `make capture` creates it on its first start"
+            f"mitmproxy's CA certificate {ca} is missing; `{capture}` creates it on its first start"
         )
-    binary = _find_claude(claude, env)
+    binary = _find_claude(claude, env, config=config)
     no_proxy = [p for p in (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",") if p]
     no_proxy += [h for h in LOCAL_NO_PROXY if h not in no_proxy]
     env.update(
@@ -113,7 +139,7 @@ def _answers(cfg: CaptureConfig) -> bool:
         return False
 
 
-def _find_claude(claude: str | None, env: dict[str, str]) -> str:
+def _find_claude(claude: str | None, env: dict[str, str], *, config: str | None = None) -> str:
     name = os.path.expanduser(claude or "claude")  # zsh leaves ~ in CLAUDE=~/... alone
     found = shutil.which(name, path=env.get("PATH"))
     if found:
@@ -124,5 +150,6 @@ def _find_claude(claude: str | None, env: dict[str, str]) -> str:
         )
     raise LaunchError(
         "Claude Code (`claude`) is not on PATH; install it with "
-        "`npm install -g @anthropic-ai/claude-code`, or pass CLAUDE=/path/to/claude"
+        "`npm install -g @anthropic-ai/claude-code`, or name it: "
+        f"`{make_command('run-claude', 'CLAUDE=/path/to/claude', config=config)}`"
     )

@@ -160,7 +160,7 @@ def decode_text(raw: bytes, content_encoding: str | None) -> tuple[str, str | No
     data = raw
     try:
         data = decode_content(raw, content_encoding)
-    except Exception as e:  # any codec failure: keep the raw bytes
+    except (ValueError, zlib.error) as e:  # what decode_content raises: keep the raw bytes
         problem = f"cannot undo content-encoding {content_encoding!r}: {e}"
     try:
         return data.decode("utf-8"), problem
@@ -172,7 +172,8 @@ def decode_content(raw: bytes, content_encoding: str | None) -> bytes:
     """Undo a Content-Encoding chain (e.g. "gzip" or "gzip, br").
 
     gzip and deflate are decoded incrementally, so a stream cut short still
-    yields everything that arrived.
+    yields everything that arrived. Raises zlib.error or ValueError (an unknown
+    encoding, or mitmproxy's decoders failing on br, zstd, ...).
     """
     if not content_encoding:
         return raw
@@ -188,7 +189,11 @@ def decode_content(raw: bytes, content_encoding: str | None) -> bytes:
             except zlib.error:
                 data = zlib.decompressobj(wbits=-15).decompress(data)
         elif enc in mitm_encoding.custom_decode:
-            data = mitm_encoding.custom_decode[enc](data)
+            # mitmproxy's decode() turns every codec's own error type into ValueError
+            decoded = mitm_encoding.decode(data, enc)
+            if not isinstance(decoded, bytes):  # its codecs map bytes to bytes
+                raise ValueError(f"{enc!r} decoded to text")
+            data = decoded
         else:
             raise ValueError(f"unknown encoding {enc!r}")
     return data

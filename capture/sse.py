@@ -35,7 +35,7 @@ def iter_events(text: str) -> Iterator[tuple[str, str]]:
     CRLF or CR line ends are accepted. A trailing event without its blank
     line (a cut stream) is still yielded.
     """
-    event, data = "", []
+    event, data = "", list[str]()  # the current event's name and data lines
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if not line:
             if data:
@@ -73,7 +73,7 @@ def reassemble(text: str) -> Reassembled:
         except (KeyError, IndexError, TypeError, AttributeError) as e:
             out.problems.append(f"event {kind!r}: {type(e).__name__}: {e}")
     if out.message is not None:
-        _finish_tool_inputs(out, partial_json)
+        _finish_tool_inputs(out, out.message, partial_json)
     return out
 
 
@@ -128,8 +128,10 @@ def _apply(out: Reassembled, kind: str, ev: dict, partial_json: dict[int, list[s
         out.problems.append(f"unknown event type {kind!r}")
 
 
-def _finish_tool_inputs(out: Reassembled, partial_json: dict[int, list[str]]) -> None:
-    content = out.message["content"]
+def _finish_tool_inputs(
+    out: Reassembled, message: dict[str, Any], partial_json: dict[int, list[str]]
+) -> None:
+    content = message["content"]
     for index, parts in partial_json.items():
         if index >= len(content):
             continue

@@ -15,6 +15,11 @@ Child -> parent (stdout): text lines
 
 A child that fell behind reads the messages waiting in the pipe as one batch,
 and writes an exchange that has already ended once, complete.
+
+Where: `WriterCore` (what the child does with a batch), `file_bytes` (the one
+serializer of a capture file, also used by tests/corpus.py and the benchmarks),
+`Writer` (what the addon holds: `WriterProcess`, the child's handle, or
+`WriterThread`, the same core on a thread for frozen mitmproxy binaries).
 """
 
 from __future__ import annotations
@@ -32,11 +37,13 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import IO, Any, Protocol
 
 from capture import files, record
 
@@ -78,6 +85,10 @@ class Flush:
     token: int
 
 
+Message = WriteRequest | WriteEnd | Flush
+"""What the proxy hands a writer."""
+
+
 # -- the child -------------------------------------------------------------------------
 
 
@@ -98,7 +109,7 @@ class WriterCore:
         self.open: dict[int, _Open] = {}
         self.emit = emit
 
-    def process(self, batch: list) -> None:
+    def process(self, batch: Sequence[Message]) -> None:
         ending = {m.xid for m in batch if isinstance(m, WriteEnd)}
         for message in batch:
             try:
@@ -115,11 +126,11 @@ class WriterCore:
                         self.emit("ack", str(message.token))
             except OSError as e:
                 self.emit("log", f"ERROR could not write capture file: {e}")
-            except Exception as e:  # a bug: report it and keep serving
+            except Exception as e:  # noqa: BLE001 - a bug in one exchange must not stop the writer
                 self.emit(
                     "log",
                     "ERROR bug while writing a capture file (traffic is unaffected): "
-                    f"{type(e).__name__}: {e}",
+                    f"{type(e).__name__}: {e} (traceback: {_one_line_traceback(e)})",
                 )
 
     def _write_request(self, m: WriteRequest) -> None:
@@ -134,20 +145,40 @@ class WriterCore:
             if m.resend is None:
                 raise RuntimeError(f"the end of exchange {m.xid} came without its request")
             state = _Open(m.resend, path=Path(m.path) if m.path else None)
-        if state.written is None:
-            state.written = files.dumps(record.request_record(state.request.request))
-        extra = {}
-        if m.response is not None:
-            extra["response"] = record.response_record(m.response)
-        if m.error is not None:
-            extra["error"] = record.error_record(m.error)
-        data = files.dumps_more(state.written, extra)
+        data = file_bytes(
+            state.request.request, response=m.response, error=m.error, written=state.written
+        )
         if state.path is None:
             state.path = self.folder.create(
                 _local(state.request), state.request.endpoint, data, number=state.number
             )
         else:
             self.folder.replace(state.path, data)
+
+
+def file_bytes(
+    request: record.RequestSnapshot,
+    *,
+    response: record.ResponseSnapshot | None,
+    error: str | None,
+    written: bytes | None = None,
+) -> bytes:
+    """A capture file's final content: the request's record (`written`, if serialized
+    already) with the `response` and `error` the exchange ended with appended."""
+    if written is None:
+        written = files.dumps(record.request_record(request))
+    extra: dict[str, Any] = {}
+    if response is not None:
+        extra["response"] = record.response_record(response)
+    if error is not None:
+        extra["error"] = record.error_record(error)
+    return files.dumps_more(written, extra)
+
+
+def _one_line_traceback(e: BaseException) -> str:
+    """Where `e` was raised, innermost frame first, on one line (the answers are lines)."""
+    frames = traceback.extract_tb(e.__traceback__)
+    return " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
 
 
 def _local(m: WriteRequest) -> datetime:
@@ -184,7 +215,7 @@ def child_main(root: str) -> int:
             return 0
 
 
-def _read_message(stream):
+def _read_message(stream: IO[bytes]) -> Message | None:
     head = stream.read(_HEADER.size)
     if len(head) < _HEADER.size:
         return None
@@ -195,11 +226,39 @@ def _read_message(stream):
 
 # -- the parent side -------------------------------------------------------------------
 
+OnPath = Callable[[int, str], None]
+"""Told (xid, path) when a writer has put an exchange's request in a file."""
+
 _generations = itertools.count(1)
 """Every writer (process or thread) gets its own number, also across capture_dir changes."""
 
 
-def make_writer(root: Path, *, on_path: Callable[[int, str], None] | None = None):
+class Writer(Protocol):
+    """What the addon needs of a writer: `WriterProcess`, or `WriterThread` in a frozen binary."""
+
+    root: Path
+    """The captures folder it writes into."""
+    generation: int
+    """The number of the child (or thread) serving now; a new one has not seen earlier messages."""
+
+    def ensure_running(self) -> int:
+        """Replace a dead child; returns the generation serving."""
+        ...
+
+    def send(self, message: Message, *, skippable: bool = False) -> bool:
+        """Queue a message without waiting; False if it was skipped (writer far behind)."""
+        ...
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Block until everything sent so far is handled; False on timeout or a dead child."""
+        ...
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything queued, then stop."""
+        ...
+
+
+def make_writer(root: Path, *, on_path: OnPath | None = None) -> Writer:
     """A WriterProcess; in a frozen mitmproxy binary (no Python to start), a WriterThread."""
     if getattr(sys, "frozen", False):
         return WriterThread(root, on_path=on_path)
@@ -209,20 +268,32 @@ def make_writer(root: Path, *, on_path: Callable[[int, str], None] | None = None
 class WriterProcess:
     """The proxy's handle on the writer child. `send` never waits for the child."""
 
-    def __init__(self, root: Path, *, on_path: Callable[[int, str], None] | None = None) -> None:
+    _child: subprocess.Popen[bytes]
+    """The child started last (it may have died since; `ensure_running` replaces it)."""
+    _stdin: IO[bytes]
+    _stdout: IO[bytes]
+    _in_fd: int
+    _out_fd: int
+
+    def __init__(self, root: Path, *, on_path: OnPath | None = None) -> None:
         self.root = root
         self.on_path = on_path
         self.generation = 0
-        self.proc: subprocess.Popen | None = None
+        self._closed = False
         self._out: deque[memoryview] = deque()
         self._out_bytes = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writing = self._reading = False
         self._partial = b""
         self._acked = self._token = self._skipped = 0
-        self._later: list = []
+        self._later: list[Message] = []
         """Messages sent from a running event loop, written by its next turn."""
         self._start()
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The child process; None once closed."""
+        return None if self._closed else self._child
 
     # -- process lifecycle ------------------------------------------------------
 
@@ -230,17 +301,21 @@ class WriterProcess:
         env = dict(os.environ)
         package_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen(
+        child = subprocess.Popen(
             [sys.executable, "-m", "capture.writer", str(self.root)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
             start_new_session=True,  # the terminal's Ctrl-C goes to the proxy, which then closes us
         )
-        _lower_priority(self.proc.pid)
-        _widen_pipe(self.proc.stdin.fileno())
-        os.set_blocking(self.proc.stdin.fileno(), False)
-        os.set_blocking(self.proc.stdout.fileno(), False)
+        if child.stdin is None or child.stdout is None:  # cannot be: both are PIPE
+            raise RuntimeError("the capture writer started without its pipes")
+        self._child, self._stdin, self._stdout = child, child.stdin, child.stdout
+        self._in_fd, self._out_fd = child.stdin.fileno(), child.stdout.fileno()
+        _lower_priority(child.pid)
+        _widen_pipe(self._in_fd)
+        os.set_blocking(self._in_fd, False)
+        os.set_blocking(self._out_fd, False)
         self.generation = next(_generations)
         self._out.clear()
         self._out_bytes = 0
@@ -248,8 +323,8 @@ class WriterProcess:
 
     def ensure_running(self) -> int:
         """Start a new child if the last one died; returns the number of the one serving."""
-        if self.proc is not None and self.proc.poll() is not None:
-            self._restart(f"exit status {self.proc.returncode}")
+        if not self._closed and self._child.poll() is not None:
+            self._restart(f"exit status {self._child.returncode}")
         return self.generation
 
     def _restart(self, why: str) -> None:
@@ -260,49 +335,50 @@ class WriterProcess:
             f" ({lost} queued writes lost)" if lost else "",
         )
         self._unwatch()
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        if self._child.poll() is None:
+            self._child.kill()
+        self._child.wait()
         self._start()
 
     def close(self, timeout: float = 30.0) -> None:
         """Write everything still queued, then let the child exit."""
-        if self.proc is None:
+        if self._closed:
             return
         try:
             self.flush(timeout)
         finally:
             self._unwatch()
-            proc, self.proc = self.proc, None
-            proc.stdin.close()
+            self._closed = True
+            self._stdin.close()
             try:
-                proc.wait(timeout=5)
+                self._child.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
+                self._child.kill()
+                self._child.wait()
+            self._stdout.close()
 
     # -- sending --------------------------------------------------------------------
 
-    def send(self, message, *, skippable: bool = False) -> bool:
+    def send(self, message: Message, *, skippable: bool = False) -> bool:
         """Queue a message for the child and return at once; False if it was skipped.
 
         A dead child is replaced before anything is written to it (once per
         batch of messages); the addon also asks `ensure_running()` before an
         exchange's end, to know whether to resend its request.
         """
-        if self.proc is None:
+        if self._closed:
             return False
         if skippable and self._out_bytes > MAX_BACKLOG_BYTES:
             self._skipped += 1
             if self._skipped == 1:
                 logger.warning("the capture writer is far behind; skipping request-only writes")
             return False
-        if self._watch():
+        loop = self._watch()
+        if loop is not None:
             # In mitmproxy's event loop: let the flow go on first, write right after.
             self._later.append(message)
             if len(self._later) == 1:
-                self._loop.call_soon(self._send_later)
+                loop.call_soon(self._send_later)
             return True
         self.ensure_running()
         self._enqueue(_pack(message))
@@ -311,7 +387,7 @@ class WriterProcess:
 
     def _send_later(self) -> None:
         later, self._later = self._later, []
-        if self.proc is None or not later:
+        if self._closed or not later:
             return
         self.ensure_running()
         for message in later:
@@ -324,7 +400,7 @@ class WriterProcess:
 
     def _pump(self, *, block: bool) -> None:
         """Write what the pipe takes; the rest waits for the event loop (or for room, if `block`)."""
-        fd = self.proc.stdin.fileno()
+        fd = self._in_fd
         while self._out:
             chunk = self._out[0]
             try:
@@ -342,42 +418,42 @@ class WriterProcess:
             if not block:
                 self._set_writing(True)
                 return
-            select.select([self.proc.stdout], [fd], [], 1.0)
+            select.select([self._out_fd], [fd], [], 1.0)
             self._read_output()  # the child may be waiting for us to read
-            if self.proc.poll() is not None:
-                self._restart(f"exit status {self.proc.returncode}")
+            if self._child.poll() is not None:
+                self._restart(f"exit status {self._child.returncode}")
                 return
         self._set_writing(False)
 
     # -- the event loop's part -----------------------------------------------------------
 
-    def _watch(self) -> bool:
-        """Read the child's answers from the running event loop; False if there is none."""
+    def _watch(self) -> asyncio.AbstractEventLoop | None:
+        """Read the child's answers from the running event loop, if there is one; returns it."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return False
+            return None
         if not self._reading or self._loop is not loop:
             self._loop = loop
-            loop.add_reader(self.proc.stdout.fileno(), self._read_output)
+            loop.add_reader(self._out_fd, self._read_output)
             self._reading = True
-        return True
+        return loop
 
     def _set_writing(self, on: bool) -> None:
         if on == self._writing or self._loop is None:
             return
         if on:
-            self._loop.add_writer(self.proc.stdin.fileno(), lambda: self._pump(block=False))
+            self._loop.add_writer(self._in_fd, lambda: self._pump(block=False))
         else:
-            self._loop.remove_writer(self.proc.stdin.fileno())
+            self._loop.remove_writer(self._in_fd)
         self._writing = on
 
     def _unwatch(self) -> None:
-        if self._loop is not None and self.proc is not None:
+        if self._loop is not None and not self._closed:
             if self._writing:
-                self._loop.remove_writer(self.proc.stdin.fileno())
+                self._loop.remove_writer(self._in_fd)
             if self._reading:
-                self._loop.remove_reader(self.proc.stdout.fileno())
+                self._loop.remove_reader(self._out_fd)
         self._writing = self._reading = False
 
     # -- answers --------------------------------------------------------------------
@@ -385,12 +461,12 @@ class WriterProcess:
     def _read_output(self) -> None:
         while True:
             try:
-                data = os.read(self.proc.stdout.fileno(), 65536)
+                data = os.read(self._out_fd, 65536)
             except (BlockingIOError, OSError):
                 return
             if not data:  # the child is gone: stop watching (the next write restarts it)
                 if self._reading and self._loop is not None:
-                    self._loop.remove_reader(self.proc.stdout.fileno())
+                    self._loop.remove_reader(self._out_fd)
                     self._reading = False
                 return
             *lines, self._partial = (self._partial + data).split(b"\n")
@@ -409,7 +485,7 @@ class WriterProcess:
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Block until the child has handled everything sent so far (tests, shutdown)."""
-        if self.proc is None:
+        if self._closed:
             return True
         self._unwatch()  # from here on this method pumps and reads by itself
         self._send_later()
@@ -418,17 +494,17 @@ class WriterProcess:
         self._enqueue(_pack(Flush(token)))
         deadline = time.monotonic() + timeout
         while self._acked < token:
-            if self.proc.poll() is not None:
+            if self._child.poll() is not None:
                 logger.error(
                     "the capture writer died (exit status %s) before confirming its writes",
-                    self.proc.returncode,
+                    self._child.returncode,
                 )
                 return False
             if time.monotonic() > deadline:
                 logger.error("the capture writer did not confirm its writes within %.0f s", timeout)
                 return False
             self._pump(block=True)
-            select.select([self.proc.stdout], [], [], 0.2)
+            select.select([self._out_fd], [], [], 0.2)
             self._read_output()
         return True
 
@@ -436,11 +512,12 @@ class WriterProcess:
 class WriterThread:
     """The same writer on a thread of the proxy process, for frozen mitmproxy binaries."""
 
-    def __init__(self, root: Path, *, on_path: Callable[[int, str], None] | None = None) -> None:
+    def __init__(self, root: Path, *, on_path: OnPath | None = None) -> None:
         self.root = root
         self.on_path = on_path
         self.generation = next(_generations)
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
+        """Messages for the thread; None tells it to stop."""
         self._acked: dict[int, threading.Event] = {}
         self._token = 0
         self._core = WriterCore(root, self._emit)
@@ -452,7 +529,7 @@ class WriterThread:
 
     def _run(self) -> None:
         while (message := self._inbox.get()) is not None:
-            batch = [message]
+            batch: list[Message | None] = [message]
             while len(batch) < BATCH and not self._inbox.empty():
                 batch.append(self._inbox.get())
             stop = batch[-1] is None
@@ -463,7 +540,7 @@ class WriterThread:
     def ensure_running(self) -> int:
         return self.generation
 
-    def send(self, message, *, skippable: bool = False) -> bool:
+    def send(self, message: Message, *, skippable: bool = False) -> bool:
         self._inbox.put(message)
         return True
 
@@ -479,9 +556,7 @@ class WriterThread:
         self._thread.join(timeout)
 
 
-def _dispatch(
-    kind: str, text: str, *, ack: Callable[[int], None], on_path: Callable[[int, str], None] | None
-) -> None:
+def _dispatch(kind: str, text: str, *, ack: Callable[[int], None], on_path: OnPath | None) -> None:
     """Act on one answer of a writer (see the module doc for the three kinds)."""
     if kind == "ack":
         ack(int(text))
@@ -515,7 +590,7 @@ def _widen_pipe(fd: int) -> None:
         pass
 
 
-def _pack(message) -> bytes:
+def _pack(message: Message) -> bytes:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     return _HEADER.pack(len(data)) + data
 

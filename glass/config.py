@@ -17,6 +17,7 @@ import dataclasses
 import math
 import types
 import typing
+from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -125,7 +126,7 @@ def load_config(path: str | Path | None = None) -> Config:
     must exist.
     """
     explicit = path is not None
-    path = Path(path) if explicit else DEFAULT_CONFIG
+    path = DEFAULT_CONFIG if path is None else Path(path)
     if not path.exists():
         if explicit:
             raise ConfigError(f"{path}: config file not found")
@@ -193,7 +194,7 @@ def _absolute(p: Path, base: Path) -> Path:
 # -- schema-driven validation --------------------------------------------------
 
 
-def _build(cls, raw: Any, *, file: Path, key: str, skip: set[str] = frozenset()):
+def _build(cls, raw: Any, *, file: Path, key: str, skip: Set[str] = frozenset()):
     where = f"'{key}'" if key else "the top level"
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: {where} must be a mapping, got {_kind(raw)}")

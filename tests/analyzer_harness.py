@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from analyze.ledger import Ledger, PendingCommit
+from glass.contract import MEMORIES_FILE, REDACTED, STATE_DIR
 from tests.standin import ForcedToolResponder, Recorded, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,8 +154,8 @@ def write_config(
     settings: dict[str, Any] = {
         "backend": "anthropic",
         "base_url": base_url,
-        "store": str(captures / "memories.jsonl"),
-        "state_dir": str(captures / ".analyze"),
+        "store": str(captures / MEMORIES_FILE),
+        "state_dir": str(captures / STATE_DIR),
     }
     settings.update(analyze)
     lines = ["capture:", f"  dir: {json.dumps(str(captures))}", "analyze:"]
@@ -193,6 +194,7 @@ def analyze(
         env=env or clean_env(),
         capture_output=True,
         text=True,
+        check=False,
         timeout=timeout,
     )
 
@@ -225,10 +227,10 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20.
         proc.send_signal(sig)
     try:
         return proc.wait(timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as e:
         proc.kill()
         proc.wait(5)
-        raise AssertionError(f"the analyzer did not exit within {timeout} s of signal {sig}")
+        raise AssertionError(f"the analyzer did not exit within {timeout} s of signal {sig}") from e
 
 
 def wait_until(
@@ -328,7 +330,7 @@ def capture_doc(
         "captured_at": when,
         "method": "POST",
         "url": "https://api.anthropic.com/v1/messages?beta=true",
-        "headers": {"x-api-key": "[REDACTED]", "X-Claude-Code-Session-Id": session},
+        "headers": {"x-api-key": REDACTED, "X-Claude-Code-Session-Id": session},
         "request": {
             "model": "claude-sonnet-4-5",
             "max_tokens": 32000,
@@ -547,7 +549,7 @@ def _child(request: dict[str, Any]) -> None:
             code = main(request["argv"])
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - a forked child: print the traceback, then _exit below
         import traceback
 
         traceback.print_exc()

@@ -35,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -122,7 +122,7 @@ class CapturingProxy:
         atexit.register(shutil.rmtree, self._workdir, True)
         self.config_path = self._workdir / "config.yaml"
         self._log_path = self._workdir / "proxy.log"
-        self._log = None
+        self._log: BinaryIO | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._final_output: str | None = None
 
@@ -193,7 +193,7 @@ class CapturingProxy:
                 f"confdir={self.confdir}",
                 *self._mitm_args(),
             ]
-        self._log = open(self._log_path, "wb")
+        self._log = open(self._log_path, "wb")  # noqa: SIM115 - open for the proxy's life, closed in stop()
         self._proc = subprocess.Popen(
             self.argv,
             cwd=ROOT,

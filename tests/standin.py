@@ -81,6 +81,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,11 @@ try:  # Python 3.14+
     from compression import zstd as _zstd  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - depends on the interpreter
     _zstd = None
+
+_DECODE_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error) + (
+    (_zstd.ZstdError,) if _zstd is not None else ()
+)
+"""What a body that is not what its Content-Encoding says raises (the stand-in keeps it raw)."""
 
 __all__ = [
     "DEFAULT_TEXT",
@@ -513,6 +519,7 @@ def _stream_events(message: dict[str, Any], *, pieces: int) -> list[dict[str, An
     for index, block in enumerate(message["content"]):
         kind = block.get("type")
         deltas: list[dict[str, Any]] = []
+        start: dict[str, Any]
         if kind == "text":
             start = {"type": "text", "text": ""}
             deltas = [
@@ -649,7 +656,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     continue
                 else:
                     return wire
-            except Exception:
+            except _DECODE_ERRORS:
                 return wire
         return data
 
@@ -704,7 +711,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 )
         except (_ConnectionReset, ConnectionError, TimeoutError):
             self.close_connection = True
-        except Exception as exc:  # e.g. a bug in a responder: answer 500, keep serving
+        except Exception as exc:  # noqa: BLE001 - a bug in a responder: log it, answer 500, keep serving
+            traceback.print_exc()
             if self._started:  # too late for a status line: all we can do is hang up
                 self.close_connection = True
                 return

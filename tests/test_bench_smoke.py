@@ -25,6 +25,7 @@ def test_quick_capture_bench_prints_its_ratios(tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
+        check=False,
         timeout=240,
     )
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
@@ -66,6 +67,7 @@ def test_quick_analyzer_and_usage_benches_print_their_ratios(tmp_path, name, fig
         cwd=ROOT,
         capture_output=True,
         text=True,
+        check=False,
         timeout=240,
     )
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"

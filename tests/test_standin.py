@@ -304,9 +304,11 @@ def test_error_replies_surface_as_typed_sdk_errors(
 
 def test_stream_error_event_mid_stream(api: StandIn, client: anthropic.Anthropic) -> None:
     api.responder = Scripted([Reply.text("never finished", stream_error=True)])
-    with pytest.raises(anthropic.APIStatusError) as err:
-        with client.messages.stream(model=MODEL, max_tokens=5, messages=USER) as stream:
-            stream.get_final_message()
+    with (
+        pytest.raises(anthropic.APIStatusError) as err,
+        client.messages.stream(model=MODEL, max_tokens=5, messages=USER) as stream,
+    ):
+        stream.get_final_message()
     assert err.value.body["error"]["type"] == "overloaded_error"
     # the connection stays usable afterwards (the stream ended cleanly)
     api.responder = Scripted([Reply.text("ok")])
@@ -357,9 +359,11 @@ def test_abort_after_events_gives_incomplete_stream(
     with pytest.raises((http.client.IncompleteRead, ConnectionResetError)):
         resp.read()
 
-    with pytest.raises((anthropic.APIConnectionError, httpx2.TransportError)):
-        with client.messages.stream(model=MODEL, max_tokens=5, messages=USER) as stream:
-            stream.get_final_message()
+    with (
+        pytest.raises((anthropic.APIConnectionError, httpx2.TransportError)),
+        client.messages.stream(model=MODEL, max_tokens=5, messages=USER) as stream,
+    ):
+        stream.get_final_message()
 
     # JSON replies are cut in the middle of the body
     with pytest.raises((http.client.IncompleteRead, ConnectionResetError)):

@@ -194,6 +194,7 @@ def test_control_the_cli_would_use_the_dead_proxy(claude, api, env):
         cwd=env["HOME"],
         capture_output=True,
         text=True,
+        check=False,
         timeout=60,
     )
 

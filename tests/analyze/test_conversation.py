@@ -52,7 +52,7 @@ def test_scope_of_count_tokens_and_odd_requests():
 
 
 def test_project_from_the_system_prompt():
-    doc = doc_of(list(corpus.trace_pairs(corpus.SESSION_2X))[0])
+    doc = doc_of(next(iter(corpus.trace_pairs(corpus.SESSION_2X))))
     assert conversation.project(doc) == "/home/dev/ledger"
     main_1x = next(doc_of(p) for p in corpus.trace_pairs() if p["request"]["body"].get("tools"))
     assert conversation.project(main_1x).startswith("/Users/badlogic/")

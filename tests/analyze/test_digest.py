@@ -66,7 +66,8 @@ def test_second_turn_sends_only_the_new_blocks():
         'TOOL_USE Read {"file_path":"a.py"}',
     ]
     # Claude Code resends everything, moving cache_control around.
-    turn2 = turn1 + [
+    turn2 = [
+        *turn1,
         {
             "role": "assistant",
             "content": [dict(answer1[0], cache_control={"type": "ephemeral"}), answer1[1]],
@@ -216,7 +217,7 @@ def test_known_history_prefix_is_skipped_and_a_rewrite_is_noticed():
     history = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
     digest.reduce(ref(1), capture(history), seen_for=seen, max_chars=100)
     assert seen["s1"].prefix[0] == 2
-    longer = history + [{"role": "user", "content": "c"}]
+    longer = [*history, {"role": "user", "content": "c"}]
     r = digest.reduce(ref(2), capture(longer), seen_for=seen, max_chars=100)
     assert lines(r) == ["USER: c"] and r.blocks_total == 1  # a and b were not even hashed
     # A history whose known part changed is walked in full again.

@@ -195,7 +195,7 @@ def test_transient_faults_are_retried_and_change_nothing(
     waits: list[float] = []
     folder = fresh(template, tmp_path)
     with StandIn(faults.model) as api:
-        stats, config = run_in_process(
+        stats, _config = run_in_process(
             folder, api, waits=waits, max_retries=3, timeout_s=0.5 if fault == "timeout" else 10.0
         )
         requests = api.message_requests

@@ -53,11 +53,11 @@ def test_only_one_analyzer_holds_a_state_folder(tmp_path):
         "try:\n    Ledger(Path(sys.argv[1])).lock()\nexcept AlreadyRunning as e:\n    print(e); sys.exit(3)"
     )
     other = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=False
     )
     assert other.returncode == 3 and "another analyzer" in other.stdout
     first.close()
     again = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=False
     )
     assert again.returncode == 0

@@ -114,7 +114,7 @@ def run(cfg, model, **kw):
 
 def store_lines(cfg):
     path = cfg.analyze.store
-    return [json.loads(l) for l in path.read_text().splitlines()] if path.exists() else []
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_batches_count_captures_with_something_to_send(tmp_path):

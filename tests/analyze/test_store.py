@@ -123,4 +123,4 @@ def test_commit_after_a_foreign_unterminated_line_starts_a_new_line(parts, tmp_p
     path = tmp_path / "memories.jsonl"
     path.write_text('{"id": "m_1", "text": "ok", "kind": "fact"}')  # no newline at the end
     store.commit(ledger, mem, rels=["a"], session_id="s", hashes=[], memories=new(mem, "Next."))
-    assert [json.loads(l)["text"] for l in path.read_text().splitlines()] == ["ok", "Next."]
+    assert [json.loads(line)["text"] for line in path.read_text().splitlines()] == ["ok", "Next."]

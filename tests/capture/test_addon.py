@@ -387,3 +387,19 @@ def test_a_request_body_mitmproxy_streams_is_still_captured(cap, tmp_path):
     cap.flush()
     rec = json.loads(files_in(tmp_path / "captures")[0].read_text())
     assert rec["request"]["messages"][0]["content"] == "x" * 5000
+
+
+def test_a_flow_ending_after_shutdown_is_logged_not_raised(tmp_path, caplog):
+    a = capture_addon.Capture()
+    with taddons.context(a) as tctx:
+        tctx.configure(a, capture_dir=str(tmp_path / "captures"))
+        f = make_flow(body={**BODY, "stream": False})
+        a.request(f)
+        a.done()  # mitmproxy shuts the addon down while the flow is still open
+        f.response = json_response({"id": "msg_late", "content": []})
+        with caplog.at_level(logging.WARNING, logger="glass.capture"):
+            a.response(f)
+    assert "ended after shutdown; not written" in caplog.text
+    assert "failed" not in caplog.text  # a warning of ours, not a hook's swallowed exception
+    (path,) = files_in(tmp_path / "captures")  # the request, written before the shutdown
+    assert "response" not in json.loads(path.read_text())

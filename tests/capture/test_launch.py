@@ -43,7 +43,7 @@ def test_run_claude_needs_a_proxy_that_answers(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = s.getsockname()[1]
-    with pytest.raises(launch.LaunchError, match="does not answer.*make capture"):
+    with pytest.raises(launch.LaunchError, match=r"does not answer.*make capture"):
         launch.claude_command(cfg(tmp_path, listen_port=free), claude="claude", args=[])
 
 
@@ -52,7 +52,7 @@ def test_run_claude_needs_the_ca_and_a_claude(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         c = cfg(tmp_path, listen_port=s.getsockname()[1])
-        with pytest.raises(launch.LaunchError, match="mitmproxy-ca-cert.pem is missing"):
+        with pytest.raises(launch.LaunchError, match=r"mitmproxy-ca-cert\.pem is missing"):
             launch.claude_command(c, claude="claude", args=[])
         (tmp_path / "conf").mkdir()
         (tmp_path / "conf" / "mitmproxy-ca-cert.pem").write_text("pem")
@@ -93,7 +93,77 @@ def test_python_m_capture_reports_a_missing_proxy_in_one_line(tmp_path):
         capture_output=True,
         text=True,
         cwd=ROOT,
+        check=False,
         timeout=60,
     )
     assert done.returncode == 2
-    assert len(done.stderr.strip().splitlines()) == 1 and "make capture" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert f"start it with `make capture CONFIG={config}` in another terminal" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "config,expected",
+    [
+        (None, "make capture"),
+        ("config.yaml", "make capture"),
+        ("./config.yaml", "make capture"),  # the same file: no CONFIG= needed
+        ("other.yaml", "make capture CONFIG=other.yaml"),
+        ("my dir/x.yaml", "make capture CONFIG='my dir/x.yaml'"),
+    ],
+)
+def test_make_command_names_the_config_as_it_must_be_typed(config, expected):
+    assert launch.make_command("capture", config=config) == expected
+
+
+def test_make_command_keeps_its_variables_and_puts_config_last():
+    assert (
+        launch.make_command("run-claude", "CLAUDE=~/bin/claude code", config="o.yaml")
+        == "make run-claude CLAUDE='~/bin/claude code' CONFIG=o.yaml"
+    )
+
+
+def test_run_claude_hints_name_the_config_in_use(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    with pytest.raises(launch.LaunchError, match=r"`make capture CONFIG=other\.yaml` in another"):
+        launch.claude_command(
+            cfg(tmp_path, listen_port=free), claude=None, args=[], config="other.yaml"
+        )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        c = cfg(tmp_path, listen_port=s.getsockname()[1])
+        with pytest.raises(
+            launch.LaunchError, match=r"`make capture CONFIG=other\.yaml` creates it"
+        ):
+            launch.claude_command(c, claude=None, args=[], config="other.yaml")
+        (tmp_path / "conf").mkdir()
+        (tmp_path / "conf" / "mitmproxy-ca-cert.pem").write_text("pem")
+        with pytest.raises(
+            launch.LaunchError, match=r"`make run-claude CLAUDE=/path/to/claude CONFIG=other\.yaml`"
+        ):
+            launch.claude_command(
+                c, claude=None, args=[], env={"PATH": str(tmp_path)}, config="other.yaml"
+            )
+
+
+@pytest.mark.parametrize("other_config", [False, True])
+def test_make_capture_tells_the_run_claude_command_for_its_config(tmp_path, other_config):
+    config = tmp_path / "other.yaml"
+    config.write_text("capture:\n  confdir: conf\n")
+    argv = [sys.executable, "-m", "capture"]
+    expected = "make run-claude"
+    if other_config:
+        argv += ["--config", str(config)]
+        expected = f"make run-claude CONFIG={config}"
+    done = subprocess.run(
+        [*argv, "proxy", "--", "--version"],  # mitmdump prints its version and exits
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"Glass: in another terminal run `{expected}`" in done.stderr

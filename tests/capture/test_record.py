@@ -121,6 +121,12 @@ def test_broken_gzip_is_kept_not_raised():
     assert rec["request_text"] == "not gzip at all"
 
 
+@pytest.mark.parametrize("encoding", ["br", "zstd", "x-unknown", "gzip, br"])
+def test_a_body_its_codec_cannot_decode_is_kept_as_text(encoding):
+    rec = record.request_record(req(b"not compressed", [("content-encoding", encoding)]))
+    assert "request" not in rec and rec["request_text"] == "not compressed"
+
+
 def test_json_response_body():
     out = record.response_record(
         resp(b'{"id":"msg_1","usage":{"input_tokens":1}}', [("content-type", "application/json")])

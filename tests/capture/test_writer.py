@@ -86,9 +86,10 @@ def test_a_bug_is_reported_and_the_next_message_is_served(core, tmp_path, monkey
     core.process([request(1)])
     monkeypatch.undo()
     core.process([request(2)])
-    assert any(
-        "bug while writing a capture file" in t and "ZeroDivisionError" in t for _, t in core.out
-    )
+    (bug,) = [t for _, t in core.out if "bug while writing a capture file" in t]
+    assert "ZeroDivisionError" in bug
+    # where it happened, innermost first: the patched lambda, called from the writer
+    assert "(traceback: test_writer.py:" in bug and "writer.py:" in bug.split(" <- ", 1)[1]
     assert len(captures(tmp_path)) == 1
 
 

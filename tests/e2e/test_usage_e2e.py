@@ -12,6 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import httpx2
 import pytest
 
 from tests.proxy import CapturingProxy, sdk_client, wait_for_captures
@@ -118,6 +120,7 @@ def usage_rows(config: Path) -> tuple[list[dict[str, Any]], str]:
         cwd=ROOT,
         capture_output=True,
         text=True,
+        check=False,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
@@ -148,12 +151,13 @@ def drive(client) -> None:
         model=SIDE_MODEL, max_tokens=1, messages=[{"role": "user", "content": "quota"}]
     )
     client.messages.count_tokens(model=MAIN_MODEL, messages=user, tools=TOOLS)
-    with pytest.raises(Exception):  # the stand-in resets the stream mid-way
-        with client.messages.stream(
-            model=MAIN_MODEL, max_tokens=32000, messages=user, tools=TOOLS
-        ) as s:
-            s.get_final_message()
-    with pytest.raises(Exception):  # 529 overloaded
+    # the stand-in resets the stream mid-way
+    with (
+        pytest.raises((anthropic.APIConnectionError, httpx2.TransportError)),
+        client.messages.stream(model=MAIN_MODEL, max_tokens=32000, messages=user, tools=TOOLS) as s,
+    ):
+        s.get_final_message()
+    with pytest.raises(anthropic.APIStatusError):  # 529 overloaded
         client.messages.create(model=SIDE_MODEL, max_tokens=512, messages=user)
 
 
