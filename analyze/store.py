@@ -329,9 +329,10 @@ class MemoryStore:
         """Scrubbed, deduplicated memories for candidates the model proposed.
 
         With a `near_duplicate_threshold`, a candidate as similar as that to a
-        current memory of the same project (else session) supersedes it, one as
-        similar to a forgotten one is dropped (what the user forgot stays
-        forgotten, reworded or not), and of two in one batch the first is kept.
+        current memory of the same project (else session), an earlier candidate
+        of this batch included, supersedes it: the newer wording wins, whether
+        batches fall one way or another. One as similar to a forgotten memory is
+        dropped: what the user forgot stays forgotten, reworded or not.
         """
         self.refresh()
         out: list[Memory] = []
@@ -346,9 +347,10 @@ class MemoryStore:
             supersedes = [s for s in c.supersedes if s in self.ids and s != mid]
             if near is not None:
                 similar = near(normalize(text))
-                if any(i in self.forgotten or i in taken - self.ids for i in similar):
+                if any(i in self.forgotten for i in similar):
                     continue
                 supersedes += [i for i in similar if i not in supersedes]
+                near.drop(similar)
             taken.add(mid)
             memory = Memory(
                 id=mid,
@@ -422,6 +424,12 @@ class _NearDuplicates:
     def add(self, memory: Memory) -> None:
         self.ids.append(memory.id)
         self.texts.append(normalize(memory.text))
+
+    def drop(self, ids: Iterable[str]) -> None:
+        """Superseded now: no longer near-duplicates of anything."""
+        gone = set(ids)
+        kept = [(i, t) for i, t in zip(self.ids, self.texts, strict=True) if i not in gone]
+        self.ids, self.texts = [i for i, _ in kept], [t for _, t in kept]
 
     def __call__(self, text: str) -> list[str]:
         from rapidfuzz import fuzz, process  # the analyzer's, not the hooks' import

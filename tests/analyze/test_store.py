@@ -166,12 +166,16 @@ def test_near_duplicates_count_only_within_a_project(tmp_path):
     ledger.close()
 
 
-def test_near_duplicates_in_one_batch_keep_the_first_and_forgotten_ones_stay_forgotten(tmp_path):
+def test_in_one_batch_the_later_wins_too_and_forgotten_ones_stay_forgotten(tmp_path):
     ledger, mem = near_store(tmp_path)
-    batch = new(mem, "The user prefers tabs.", "User prefers tabs over spaces.", project="/p")
-    assert [m.text for m in batch] == ["The user prefers tabs."]
+    texts = ["The user prefers tabs.", "User prefers tabs over spaces.", "The user prefers tabs!!"]
+    batch = new(mem, *texts, project="/p")
+    assert [m.text for m in batch] == texts[:2]  # the third is the first, normalized
+    assert batch[1].supersedes == (batch[0].id,)
     store.commit(ledger, mem, rels=["a"], session_id="s1", hashes=[], memories=batch)
-    store.curate(ledger, mem, op="forget", ids=[batch[0].id])
+    assert [m.text for m in mem.current()] == [texts[1]]
+    store.curate(ledger, mem, op="forget", ids=[batch[1].id])
+    assert [m.text for m in mem.current()] == [texts[0]]  # what it superseded is back
     assert new(mem, "User prefers tabs over spaces for indentation.", project="/p") == []
     assert new(mem, "The user prefers tabs.", project="/p") == []  # the exact one too
     ledger.close()
