@@ -10,6 +10,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from analyze import store
+from tests.analyze.recall.fixtures import memory
 from tests.analyzer_harness import PYTHON, ROOT, clean_env, read_store, write_config
 
 PROJECT = "/work/shop"
@@ -25,21 +26,7 @@ def write_store(tmp_path: Path) -> tuple[Path, Path]:
     config = write_config(tmp_path, base_url=None)
     path = tmp_path / "captures" / "memories.jsonl"
     path.parent.mkdir(parents=True)
-    path.write_bytes(
-        store.encode(
-            store.Memory(
-                id=store.memory_id(t),
-                text=t,
-                kind=k,
-                created_at="2026-11-21T10:00:00+01:00",
-                session_id="s",
-                sources=(),
-                model="m",
-                project=p,
-            )
-            for t, k, p in TEXTS
-        )
-    )
+    path.write_bytes(store.encode(memory(t, k, p) for t, k, p in TEXTS))
     return config, path
 
 
