@@ -53,7 +53,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from analyze import crashpoints
 from analyze.ledger import Call, Ledger, PendingCommit, now
-from analyze.scrub import scrub
 
 if TYPE_CHECKING:  # the backends pull in more than the hooks and the search index may import
     from analyze.backends.base import Candidate, KnownMemory
@@ -334,6 +333,8 @@ class MemoryStore:
         batches fall one way or another. One as similar to a forgotten memory is
         dropped: what the user forgot stays forgotten, reworded or not.
         """
+        from analyze.scrub import scrub  # the analyzer's: the index and the hooks never write
+
         self.refresh()
         out: list[Memory] = []
         taken = set(self.ids)

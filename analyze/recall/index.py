@@ -232,12 +232,14 @@ class MemoryIndex:
         *,
         projects: Sequence[str | None] | None = None,
         kinds: Sequence[str] | None = None,
+        limit: int | None = None,
     ) -> list[Memory]:
-        """Current memories, newest first."""
+        """Current memories, newest first (at most `limit`)."""
         where, params = _filters(projects=projects, kinds=kinds)
         rows = self._query(
-            f"SELECT m.json FROM memories m WHERE m.current = 1{where} ORDER BY m.rowid DESC",
-            params,
+            f"SELECT m.json FROM memories m WHERE m.current = 1{where}"
+            " ORDER BY m.rowid DESC LIMIT ?",
+            [*params, -1 if limit is None else limit],
         )
         return [_memory(raw) for (raw,) in rows]
 

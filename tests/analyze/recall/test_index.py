@@ -92,6 +92,7 @@ def test_filters_by_project_and_kind(jsonl):
         newest_first = [m.text for m in ix.current(projects=["/w/other"])]
         assert newest_first == [MEMORIES[6][0], MEMORIES[5][0]]
         assert len(ix.current()) == len(MEMORIES)
+        assert [m.text for m in ix.current(limit=2)] == [MEMORIES[6][0], MEMORIES[5][0]]
         assert [m.kind for m in ix.current(kinds=["decision"])] == ["decision", "decision"]
         assert ix.projects() == ["/w/app", "/w/other"]
 
