@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyze.store import FORGET, Memory, fingerprint, read_records
+from analyze.store import FORGET, Memory, Record, fingerprint, read_records
 
 FILE = "recall.sqlite3"
 VERSION = 1
@@ -351,7 +351,7 @@ def _clear(db: sqlite3.Connection) -> None:
         db.execute(f"DELETE FROM {table}")
 
 
-def _apply(db: sqlite3.Connection, records: Sequence[Any]) -> bool:
+def _apply(db: sqlite3.Connection, records: Sequence[Record]) -> bool:
     """Apply store records in order; whether anything changed."""
     for record in records:
         if not isinstance(record, Memory):
