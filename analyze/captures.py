@@ -148,6 +148,14 @@ def _why_not_json(data: bytes, error: Exception) -> str:
 
 
 def check_shape(doc: Any) -> dict[str, Any]:
+    """`doc` if it has the shape README.md's "Content" table gives a capture, else BadCapture.
+
+    Beyond the top-level keys, the parts of a Messages API exchange that the
+    analyzer and the usage report read are checked too (`request.messages`,
+    `request.system`, `request.metadata`, the headers and the response's
+    content blocks), so that code past this check may rely on their types:
+    an exception there is a bug, never a bad file.
+    """
     if not isinstance(doc, dict):
         raise BadCapture(f"wrong shape: top level is {type(doc).__name__}, not an object")
     for key in ("captured_at", "url"):
@@ -156,12 +164,82 @@ def check_shape(doc: Any) -> dict[str, Any]:
     if "request" in doc:
         if not isinstance(doc["request"], dict):
             raise BadCapture("wrong shape: 'request' is not an object")
+        _check_request(doc["request"])
     elif not isinstance(doc.get("request_text"), str):
         raise BadCapture("wrong shape: neither 'request' nor 'request_text'")
     for key in ("headers", "response", "error"):
         if key in doc and not isinstance(doc[key], dict):
             raise BadCapture(f"wrong shape: '{key}' is not an object")
+    _check_headers(doc.get("headers"), "headers")
+    response = doc.get("response")
+    if response is not None:
+        _check_headers(response.get("headers"), "response.headers")
+        body = response.get("body")
+        if body is not None and not isinstance(body, dict):
+            raise BadCapture("wrong shape: 'response.body' is neither an object nor null")
+        if body is not None:
+            _check_content(body.get("content"), "response.body.content")
     return doc
+
+
+def _wrong(where: str, what: str) -> BadCapture:
+    return BadCapture(f"wrong shape: '{where}' is {what}")
+
+
+def _check_headers(headers: Any, where: str) -> None:
+    if headers is None:
+        return
+    if not isinstance(headers, dict):
+        raise _wrong(where, "not an object")
+    for name, value in headers.items():
+        if not isinstance(value, str):
+            raise _wrong(f"{where}.{name}", "not a string")
+
+
+def _check_request(request: dict[str, Any]) -> None:
+    """The Messages API request fields the analyzer reads: messages, system, metadata."""
+    metadata = request.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise _wrong("request.metadata", "not an object")
+    system = request.get("system")
+    if isinstance(system, list):
+        _check_blocks(system, "request.system")
+    elif system is not None and not isinstance(system, str):
+        raise _wrong("request.system", "neither a string nor a list of blocks")
+    messages = request.get("messages")
+    if messages is None:
+        return
+    if not isinstance(messages, list):
+        raise _wrong("request.messages", "not a list")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise _wrong(f"request.messages[{i}]", "not an object")
+        _check_content(message.get("content"), f"request.messages[{i}].content")
+
+
+def _check_content(content: Any, where: str) -> None:
+    """A message's content: absent, a string, or a list of blocks."""
+    if content is None or isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise _wrong(where, "neither a string nor a list of blocks")
+    _check_blocks(content, where)
+
+
+def _check_blocks(blocks: list[Any], where: str) -> None:
+    for i, block in enumerate(blocks):
+        if isinstance(block, str):
+            continue
+        if not isinstance(block, dict):
+            raise _wrong(f"{where}[{i}]", "neither a block object nor a string")
+        if "text" in block and not isinstance(block["text"], str):
+            raise _wrong(f"{where}[{i}].text", "not a string")
+        source = block.get("source")
+        if source is not None and not isinstance(source, dict):
+            raise _wrong(f"{where}[{i}].source", "not an object")
+        inner = block.get("content")
+        if isinstance(inner, list) and block.get("type") == "tool_result":
+            _check_blocks(inner, f"{where}[{i}].content")
 
 
 def has_ended(doc: dict[str, Any]) -> bool:

@@ -5,6 +5,10 @@ python -m analyze --once          process everything pending, then exit
 python -m analyze status [--json] pending, processed, quarantined, failed; memories; spend
 python -m analyze list [...]      the current memories
 python -m analyze usage [...]     tokens and cost read off the captures
+
+Exit codes (EXIT_CODES): 0 done; 1 captures failed in this run (an extraction
+call, or a bug, logged with its traceback); 2 a setup problem (config, API
+key, another analyzer running, a bad argument).
 """
 
 from __future__ import annotations
@@ -17,16 +21,27 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from analyze import usage
 from analyze.backends import SetupError, make_backend
 from analyze.captures import iter_captures
 from analyze.ledger import AlreadyRunning, Ledger
-from analyze.pipeline import Analyzer
+from analyze.pipeline import SETTLE_S, Analyzer
 from analyze.store import MemoryStore
+from analyze.usage import cli as usage_cli
+from analyze.usage.scan import analyzer_spend
 from analyze.watch import run_once, watch
 from glass.config import Config, ConfigError, load_config
+from glass.hints import make_command
 
 logger = logging.getLogger("glass.analyze")
+
+EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
+EXIT_CODES = f"""\
+exit codes:
+  {EXIT_OK}  done (watch: stopped by SIGINT/SIGTERM)
+  {EXIT_FAILED}  some captures failed in this run: an extraction call failed (they are retried
+     at the next start; see `status`), or a bug (logged with its traceback)
+  {EXIT_SETUP}  setup problem: the config, the API key, another analyzer on the same state folder
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m analyze",
         parents=[common],
         description="Glass analyzer: captures in, memories out.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--once",
@@ -58,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--all", action="store_true", help="include superseded memories")
     lst.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    usage.add_arguments(sub.add_parser("usage", parents=[common], help="token and cost report"))
+    usage_cli.add_arguments(sub.add_parser("usage", parents=[common], help="token and cost report"))
     return parser
 
 
@@ -68,13 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = load_config(getattr(args, "config", None))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_SETUP
     if args.command == "status":
         return cmd_status(cfg, as_json=args.json)
     if args.command == "list":
         return cmd_list(cfg, args)
     if args.command == "usage":
-        return usage.run(args, cfg)
+        return usage_cli.run(args, cfg)
     return cmd_run(cfg, once=args.once)
 
 
@@ -86,14 +103,14 @@ def cmd_run(cfg: Config, *, once: bool) -> int:
         backend = make_backend(cfg.analyze)
     except SetupError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_SETUP
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
         analyzer = Analyzer(cfg, backend=backend)
     except AlreadyRunning as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_SETUP
     try:
         if once:
             run_once(analyzer, stop=stop)
@@ -101,13 +118,24 @@ def cmd_run(cfg: Config, *, once: bool) -> int:
             watch(analyzer, observer_kind=cfg.analyze.observer, stop=stop)
     finally:
         analyzer.close()
-    parked = len(analyzer.parked)
-    print(
-        f"glass analyze: {analyzer.stats.summary()}"
-        + (f"; {parked} still in flight, left pending" if parked else ""),
-        file=sys.stderr,
-    )
-    return 0
+    print(f"glass analyze: {analyzer.stats.summary()}{_left_pending(analyzer)}", file=sys.stderr)
+    stats = analyzer.stats
+    return EXIT_FAILED if stats.failed or stats.errors else EXIT_OK
+
+
+def _left_pending(analyzer: Analyzer) -> str:
+    """What the run leaves pending, and why: exchanges in flight, files not readable yet."""
+    unreadable = sum(1 for p in analyzer.parked.values() if p.unreadable)
+    in_flight = len(analyzer.parked) - unreadable
+    parts = []
+    if in_flight:
+        parts.append(f"{in_flight} in flight (no response yet), left pending")
+    if unreadable:
+        parts.append(
+            f"{unreadable} unreadable file{'' if unreadable == 1 else 's'} changed in the last"
+            f" {SETTLE_S:.0f} s (still being written?), left pending"
+        )
+    return "".join(f"; {part}" for part in parts)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -133,7 +161,7 @@ def cmd_status(cfg: Config, *, as_json: bool) -> int:
     )
     store = MemoryStore(a.store).load()
     calls = list(ledger.calls()) if ledger else []
-    spend = usage.analyzer_spend(calls, cfg.usage.prices)
+    spend = analyzer_spend(calls, cfg.usage.prices)
     report = {
         **counts,
         "pending": pending,
@@ -141,7 +169,9 @@ def cmd_status(cfg: Config, *, as_json: bool) -> int:
         "memories_total": len(store.memories),
         "calls": len(calls),
         "failed_calls": sum(1 for c in calls if not c.ok),
-        **spend,
+        **spend.tokens.to_usage(),
+        "cost_usd": spend.cost_usd,
+        "unpriced_models": spend.unpriced_models,
         "captures_dir": str(cfg.capture.dir),
         "store": str(a.store),
         "quarantined_files": [
@@ -201,9 +231,8 @@ def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
             print(json.dumps(m.to_json(), ensure_ascii=False))
         return 0
     if not shown:
-        print(
-            "no memories" + (" match" if memories else " yet: run `make analyze`"), file=sys.stderr
-        )
+        hint = f" yet: run `{make_command('analyze', config=cfg.path)}`"
+        print("no memories" + (" match" if memories else hint), file=sys.stderr)
         return 0
     for m in shown:
         flag = " (superseded)" if m.id in store.superseded else ""

@@ -32,6 +32,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from analyze.digest import HASH_BYTES
+from glass.tokens import ZERO, Tokens
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS captures (
     rel        TEXT PRIMARY KEY,
@@ -57,7 +60,8 @@ CREATE TABLE IF NOT EXISTS calls (
     cache_read_input_tokens     INTEGER NOT NULL DEFAULT 0,
     output_tokens               INTEGER NOT NULL DEFAULT 0,
     cost_usd                    REAL,
-    error                       TEXT
+    error                       TEXT,
+    cache_write_1h_tokens       INTEGER NOT NULL DEFAULT 0  -- of cache_creation_input_tokens
 );
 CREATE TABLE IF NOT EXISTS pending_commit (
     id        INTEGER PRIMARY KEY CHECK (id = 1),
@@ -70,7 +74,8 @@ CREATE TABLE IF NOT EXISTS pending_commit (
 );
 """
 
-HASH_BYTES = 16
+CALLS_1H_COLUMN = "cache_write_1h_tokens"
+"""Added after the first release: ledgers from before lack it (their 1-hour writes count as 0)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,10 +86,7 @@ class Call:
     backend: str
     model: str
     ok: bool
-    input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    output_tokens: int = 0
+    tokens: Tokens = ZERO
     cost_usd: float | None = None
     error: str | None = None
 
@@ -125,6 +127,14 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        if not self._has_1h_column():
+            self.db.execute(
+                f"ALTER TABLE calls ADD COLUMN {CALLS_1H_COLUMN} INTEGER NOT NULL DEFAULT 0"
+            )
+
+    def _has_1h_column(self) -> bool:
+        columns = self.db.execute("PRAGMA table_info(calls)").fetchall()
+        return any(name == CALLS_1H_COLUMN for _, name, *_ in columns)
 
     @classmethod
     def open_readonly(cls, state_dir: Path) -> Ledger | None:
@@ -314,37 +324,39 @@ class Ledger:
     def _insert_call(self, call: Call) -> None:
         self.db.execute(
             "INSERT INTO calls (at, backend, model, ok, input_tokens, cache_creation_input_tokens,"
-            " cache_read_input_tokens, output_tokens, cost_usd, error)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f" cache_read_input_tokens, output_tokens, cost_usd, error, {CALLS_1H_COLUMN})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 call.at,
                 call.backend,
                 call.model,
                 int(call.ok),
-                call.input_tokens,
-                call.cache_creation_input_tokens,
-                call.cache_read_input_tokens,
-                call.output_tokens,
+                call.tokens.input,
+                call.tokens.cache_write,
+                call.tokens.cache_read,
+                call.tokens.output,
                 call.cost_usd,
                 call.error,
+                call.tokens.cache_write_1h,
             ),
         )
 
     def calls(self) -> Iterator[Call]:
+        write_1h = CALLS_1H_COLUMN if self._has_1h_column() else "0"
         rows = self.db.execute(
             "SELECT at, backend, model, ok, input_tokens, cache_creation_input_tokens,"
-            " cache_read_input_tokens, output_tokens, cost_usd, error FROM calls ORDER BY id"
+            f" cache_read_input_tokens, output_tokens, cost_usd, error, {write_1h}"
+            " FROM calls ORDER BY id"
         )
-        for at, backend, model, ok, i, cw, cr, o, cost, error in rows:
+        for at, backend, model, ok, i, cw, cr, o, cost, error, cw1h in rows:
             yield Call(
                 at=at,
                 backend=backend,
                 model=model,
                 ok=bool(ok),
-                input_tokens=i,
-                cache_creation_input_tokens=cw,
-                cache_read_input_tokens=cr,
-                output_tokens=o,
+                tokens=Tokens(
+                    input=i, cache_write_5m=cw - cw1h, cache_write_1h=cw1h, cache_read=cr, output=o
+                ),
                 cost_usd=cost,
                 error=error,
             )

@@ -31,8 +31,19 @@ TICK_S = 1.0
 RESCAN_S = 300.0
 
 
-def run_once(analyzer: Analyzer, *, stop: threading.Event, progress: bool | None = None) -> None:
-    """Process every pending capture that is ready, then return."""
+def run_once(
+    analyzer: Analyzer,
+    *,
+    stop: threading.Event,
+    progress: bool | None = None,
+    settle: bool = True,
+) -> None:
+    """Process every pending capture that is ready, then return.
+
+    With `settle`, files that did not parse and changed less than SETTLE_S
+    ago (maybe still being written) are waited for and read again, so that
+    the run ends with each of them either processed or quarantined.
+    """
     refs = list(analyzer.pending())
     with Progress(len(refs), label="analyzing", enabled=progress) as bar:
         for ref in refs:
@@ -43,6 +54,25 @@ def run_once(analyzer: Analyzer, *, stop: threading.Event, progress: bool | None
             if analyzer.batch_full():
                 analyzer.flush()
     analyzer.flush()
+    if settle:
+        _settle_unreadable(analyzer, stop=stop)
+
+
+def _settle_unreadable(analyzer: Analyzer, *, stop: threading.Event) -> None:
+    while not stop.is_set():
+        unreadable = [p for p in analyzer.parked.values() if p.unreadable]
+        if not unreadable:
+            return
+        wait = max(0.0, min(p.until for p in unreadable) - analyzer.clock())
+        logger.info(
+            "%d unreadable file%s, checked again in %.0f s",
+            len(unreadable),
+            "" if len(unreadable) == 1 else "s",
+            wait,
+        )
+        stop.wait(wait)
+        analyzer.recheck_parked()
+        analyzer.flush()
 
 
 class _CaptureEvents(FileSystemEventHandler):
@@ -94,7 +124,7 @@ def watch(
     observer.start()
     logger.info("watching %s (%s observer)", root, observer_kind)
     try:
-        run_once(analyzer, stop=stop, progress=progress)
+        run_once(analyzer, stop=stop, progress=progress, settle=False)
         last_scan = time.monotonic()
         while not stop.is_set():
             wait = analyzer.seconds_until_due()

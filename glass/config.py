@@ -24,6 +24,7 @@ from typing import Any, Literal
 import yaml
 
 from glass.contract import MEMORIES_FILE, STATE_DIR
+from glass.tokens import Price  # the price of usage.prices, next to the token counts it prices
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -91,17 +92,6 @@ class AnalyzeConfig:
         if self.timeout_s <= 0:
             out["timeout_s"] = "must be more than 0"
         return out
-
-
-@dataclass(frozen=True, kw_only=True)
-class Price:
-    """Dollars per million tokens."""
-
-    input: float
-    output: float
-    cache_write_5m: float
-    cache_write_1h: float
-    cache_read: float
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,13 +31,13 @@ from analyze.backends.base import (
     BackendError,
     Extraction,
     KnownMemory,
-    Usage,
     parse_memories,
     parse_retry_after,
     user_message,
     with_retries,
 )
 from glass.contract import ANALYZER_HEADER
+from glass.tokens import Tokens
 
 log = logging.getLogger("glass.analyze")
 
@@ -191,14 +191,9 @@ def status_error(e: anthropic.APIStatusError) -> BackendError:
     return BackendError(message=message, status=status)
 
 
-def usage_of(usage: Any) -> Usage:
-    """The SDK's Usage as ours; missing cache counts are 0."""
-    return Usage(
-        input_tokens=usage.input_tokens or 0,
-        cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-        output_tokens=usage.output_tokens or 0,
-    )
+def usage_of(usage: Any) -> Tokens:
+    """The SDK's Usage object as Tokens (its JSON form, the split of cache writes included)."""
+    return Tokens.from_usage(usage.model_dump(mode="json") if usage is not None else None)
 
 
 def _body_text(e: anthropic.APIStatusError) -> str:

@@ -16,10 +16,11 @@ import email.utils
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from glass.contract import MEMORY_KINDS
+from glass.tokens import ZERO, Tokens
 
 KINDS = MEMORY_KINDS
 TOOL_NAME = "record_memories"
@@ -95,17 +96,9 @@ class Candidate:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Usage:
-    input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    output_tokens: int = 0
-
-
-@dataclass(frozen=True, kw_only=True)
 class Extraction:
     memories: list[Candidate]
-    usage: Usage
+    usage: Tokens
     model: str
     cost_usd: float | None = None
     """Set when the backend reports a cost itself (the CLI does)."""
@@ -121,7 +114,7 @@ class BackendError(Exception):
     too_large: bool = False
     status: int | None = None
     retry_after: float | None = None
-    usage: Usage = field(default_factory=Usage)
+    usage: Tokens = ZERO
 
     def __str__(self) -> str:
         return self.message

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from analyze.ledger import Call, Ledger
+from glass.tokens import Tokens
 
 
 def test_states_counts_and_problems(tmp_path):
@@ -29,14 +30,15 @@ def test_seen_hashes_and_calls_survive_reopening(tmp_path):
             backend="anthropic",
             model="m",
             ok=True,
-            input_tokens=10,
-            output_tokens=3,
+            tokens=Tokens(input=10, cache_write_5m=4, cache_write_1h=2, output=3),
         )
     )
     ledger.close()
     again = Ledger.open_readonly(tmp_path)
     assert again.seen_hashes("s") == {b"1" * 16, b"2" * 16}
-    assert [c.input_tokens for c in again.calls()] == [10]
+    assert [c.tokens for c in again.calls()] == [
+        Tokens(input=10, cache_write_5m=4, cache_write_1h=2, output=3)
+    ]
     assert oct((tmp_path / Ledger.FILE).stat().st_mode & 0o777) == "0o600"
     again.close()
 
