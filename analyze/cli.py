@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from types import FrameType
 
 from analyze.backends import SetupError, make_backend
 from analyze.captures import iter_captures
@@ -141,7 +142,7 @@ def _left_pending(analyzer: Analyzer) -> str:
 def _stop_on_signals(stop: threading.Event) -> None:
     """First SIGINT/SIGTERM: finish the batch in flight, then exit 0. Second: exit now."""
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise SystemExit(128 + signum)
         logger.info("stopping after the batch in flight (again to stop at once)")
@@ -153,70 +154,68 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def cmd_status(cfg: Config, *, as_json: bool) -> int:
     a = cfg.analyze
-    ledger = Ledger.open_readonly(a.state_dir)
-    counts = ledger.counts() if ledger else {"processed": 0, "quarantined": 0, "failed": 0}
-    finished = ledger.finished() if ledger else set()
+    ledger = Ledger.open_readonly(a.state_path)
+    try:
+        counts = ledger.counts() if ledger else {"processed": 0, "quarantined": 0, "failed": 0}
+        finished = ledger.finished() if ledger else set()
+        calls = list(ledger.calls()) if ledger else []
+        quarantined = ledger.problems("quarantined") if ledger else []
+        failed = ledger.problems("failed") if ledger else []
+    finally:
+        if ledger:
+            ledger.close()
     pending = sum(
         1 for ref in iter_captures(cfg.capture.dir, endpoint="messages") if ref.rel not in finished
     )
-    store = MemoryStore(a.store).load()
-    calls = list(ledger.calls()) if ledger else []
+    store = MemoryStore(a.store_path).load()
     spend = analyzer_spend(calls, cfg.usage.prices)
-    report = {
-        **counts,
-        "pending": pending,
-        "memories": len(store.current()),
-        "memories_total": len(store.memories),
-        "calls": len(calls),
-        "failed_calls": sum(1 for c in calls if not c.ok),
-        **spend.tokens.to_usage(),
-        "cost_usd": spend.cost_usd,
-        "unpriced_models": spend.unpriced_models,
-        "captures_dir": str(cfg.capture.dir),
-        "store": str(a.store),
-        "quarantined_files": [
-            {"capture": r, "reason": why}
-            for r, why in (ledger.problems("quarantined") if ledger else [])
-        ],
-        "failed_files": [
-            {"capture": r, "reason": why}
-            for r, why in (ledger.problems("failed") if ledger else [])
-        ],
-    }
-    if ledger:
-        ledger.close()
+    tokens = spend.tokens
+    failed_calls = sum(1 for c in calls if not c.ok)
     if as_json:
+        report = {
+            **counts,
+            "pending": pending,
+            "memories": len(store.current()),
+            "memories_total": len(store.memories),
+            "calls": len(calls),
+            "failed_calls": failed_calls,
+            **tokens.to_usage(),
+            "cost_usd": spend.cost_usd,
+            "unpriced_models": spend.unpriced_models,
+            "captures_dir": str(cfg.capture.dir),
+            "store": str(a.store_path),
+            "quarantined_files": [{"capture": r, "reason": why} for r, why in quarantined],
+            "failed_files": [{"capture": r, "reason": why} for r, why in failed],
+        }
         print(json.dumps(report, ensure_ascii=False))
-        return 0
-    cost = report["cost_usd"]
+        return EXIT_OK
+    cost = spend.cost_usd
     print(
-        f"captures   {report['pending']} pending, {report['processed']} processed, "
-        f"{report['quarantined']} quarantined, {report['failed']} failed  ({cfg.capture.dir})"
+        f"captures   {pending} pending, {counts['processed']} processed, "
+        f"{counts['quarantined']} quarantined, {counts['failed']} failed  ({cfg.capture.dir})"
     )
     print(
-        f"memories   {report['memories']} current ({report['memories_total']} stored)  ({a.store})"
+        f"memories   {len(store.current())} current ({len(store.memories)} stored)"
+        f"  ({a.store_path})"
     )
     print(
-        f"spend      {report['calls']} calls, {report['input_tokens']:,} input + "
-        f"{report['cache_creation_input_tokens']:,} cache-write + "
-        f"{report['cache_read_input_tokens']:,} cache-read + {report['output_tokens']:,} output tokens, "
+        f"spend      {len(calls)} calls, {tokens.input:,} input + "
+        f"{tokens.cache_write:,} cache-write + "
+        f"{tokens.cache_read:,} cache-read + {tokens.output:,} output tokens, "
         + (
-            f"cost ? (no price for {', '.join(report['unpriced_models'])} in usage.prices)"
+            f"cost ? (no price for {', '.join(spend.unpriced_models)} in usage.prices)"
             if cost is None
             else f"${cost:.4f}"
         )
     )
-    for label, rows in (
-        ("quarantined", report["quarantined_files"]),
-        ("failed", report["failed_files"]),
-    ):
-        for row in rows[:10]:
-            print(f"  {label}: {row['capture']}: {row['reason']}")
-    return 0
+    for label, rows in (("quarantined", quarantined), ("failed", failed)):
+        for rel, why in rows[:10]:
+            print(f"  {label}: {rel}: {why}")
+    return EXIT_OK
 
 
 def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
-    store = MemoryStore(cfg.analyze.store).load()
+    store = MemoryStore(cfg.analyze.store_path).load()
     memories = store.memories if args.all else store.current()
     needle = args.grep.casefold() if args.grep else None
     shown = [

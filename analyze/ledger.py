@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 
 from analyze.digest import HASH_BYTES
 from glass.tokens import ZERO, Tokens
@@ -116,6 +117,7 @@ class Ledger:
 
     def __init__(self, state_dir: Path, *, readonly: bool = False) -> None:
         self.path = state_dir / self.FILE
+        self._lock_fd: int | None = None
         if readonly:
             self.db = sqlite3.connect(
                 f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None
@@ -160,11 +162,11 @@ class Ledger:
 
     def close(self) -> None:
         self.db.close()
-        if getattr(self, "_lock_fd", None) is not None:
+        if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
 
-    def _transaction(self):
+    def _transaction(self) -> _Transaction:
         return _Transaction(self.db)
 
     # -- captures ------------------------------------------------------------------
@@ -202,7 +204,9 @@ class Ledger:
         with self._transaction():
             self._mark(rels, state, reason=reason, session_id=session_id)
 
-    def _mark(self, rels, state, *, reason, session_id) -> None:
+    def _mark(
+        self, rels: Iterable[str], state: str, *, reason: str | None, session_id: str | None
+    ) -> None:
         at = now()
         self.db.executemany(
             "INSERT OR REPLACE INTO captures (rel, state, reason, session_id, at) VALUES (?, ?, ?, ?, ?)",
@@ -254,7 +258,14 @@ class Ledger:
             if call is not None:
                 self._insert_call(call)
 
-    def _commit_processed(self, rels, *, session_id, hashes, unended) -> None:
+    def _commit_processed(
+        self,
+        rels: list[str],
+        *,
+        session_id: str,
+        hashes: Iterable[bytes],
+        unended: dict[str, float],
+    ) -> None:
         self.db.executemany(
             "INSERT OR IGNORE INTO seen (session_id, hash) VALUES (?, ?)",
             [(session_id, h) for h in hashes],
@@ -371,6 +382,10 @@ class _Transaction:
     def __enter__(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        return False

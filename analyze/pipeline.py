@@ -22,11 +22,18 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from analyze import crashpoints, digest, store
-from analyze.backends.base import INSTRUCTIONS, Backend, BackendError, Extraction, user_message
+from analyze.backends.base import (
+    INSTRUCTIONS,
+    Backend,
+    BackendError,
+    Extraction,
+    KnownMemory,
+    user_message,
+)
 from analyze.captures import BadCapture, CaptureRef, has_ended, iter_captures, read_capture_stat
 from analyze.ledger import Call, Ledger, now
 from glass.config import Config
@@ -122,13 +129,13 @@ class Analyzer:
         self.root = cfg.capture.dir
         self.backend = backend
         self.clock = clock
-        self.ledger = Ledger(self.cfg.state_dir)
+        self.ledger = Ledger(self.cfg.state_path)
         try:
             self.ledger.lock()
         except BaseException:
             self.ledger.close()
             raise
-        self.store = store.MemoryStore(self.cfg.store)
+        self.store = store.MemoryStore(self.cfg.store_path)
         store.recover(self.ledger, self.store)
         self.store.load()
         # Failed captures are retried once per start: only now are they pending again.
@@ -282,10 +289,11 @@ class Analyzer:
         quiet = {sid: g for sid, g in groups.items() if not any(r.sendable for r in g)}
         self._commit_quiet(quiet)
         for session_id, group in groups.items():
-            if session_id in quiet or self._flush_session(session_id, group):
+            committed = session_id in quiet or self._flush_session(session_id, group)
+            known = pending.get(session_id)
+            if committed and known is not None and known.prefix:
                 # The whole conversation is committed: its history prefix is known now.
-                if session_id in pending and pending[session_id].prefix:
-                    self._committed_seen(session_id).prefix = pending[session_id].prefix
+                self._committed_seen(session_id).prefix = known.prefix
         self._remember_unended(batch)
 
     def _remember_unended(self, batch: list[digest.Reduced]) -> None:
@@ -380,7 +388,9 @@ class Analyzer:
         budget = self.cfg.max_input_tokens - digest.estimate_tokens(INSTRUCTIONS + known_text)
         budget = max(budget, 1_000)
         out: list[tuple[_Chunk, list[str], list[bytes]]] = []
-        chunk, rels, hashes = _Chunk(), [], []
+        chunk = _Chunk()
+        rels: list[str] = []
+        hashes: list[bytes] = []
         for reduced in group:
             rel = reduced.ref.rel
             for i, text in enumerate(item.text for item in reduced.sendable):
@@ -429,7 +439,7 @@ class Analyzer:
             ),
         ]
 
-    def _extract(self, chunk: _Chunk, known) -> Extraction:
+    def _extract(self, chunk: _Chunk, known: Sequence[KnownMemory]) -> Extraction:
         text = "\n".join(chunk.lines)
         sent = len(INSTRUCTIONS.encode()) + len(user_message(text, known).encode())
         self.stats.input_bytes += sent

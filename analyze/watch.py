@@ -18,6 +18,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from analyze.captures import DAY_FOLDER, CaptureRef, iter_captures, ref_for
@@ -83,8 +84,9 @@ class _CaptureEvents(FileSystemEventHandler):
 
     def on_created(self, event: FileSystemEvent) -> None:
         if event.is_directory:
-            if DAY_FOLDER.match(Path(event.src_path).name):
-                self.inbox.put(Path(event.src_path))  # list it: files may predate its watch
+            folder = _path(event.src_path)
+            if DAY_FOLDER.match(folder.name):
+                self.inbox.put(folder)  # list it: files may predate its watch
             return
         self._offer(event.src_path)
 
@@ -96,8 +98,8 @@ class _CaptureEvents(FileSystemEventHandler):
         if not event.is_directory:
             self._offer(event.src_path)
 
-    def _offer(self, path: str | bytes) -> None:
-        path = Path(path.decode() if isinstance(path, bytes) else path)
+    def _offer(self, raw: str | bytes) -> None:
+        path = _path(raw)
         if path.name.startswith(".") or not path.name.endswith("_messages.json"):
             return
         ref = ref_for(self.root, path)
@@ -105,11 +107,16 @@ class _CaptureEvents(FileSystemEventHandler):
             self.inbox.put(ref)
 
 
+def _path(raw: str | bytes) -> Path:
+    """An event's path (watchdog types it str | bytes)."""
+    return Path(raw.decode() if isinstance(raw, bytes) else raw)
+
+
 POLL_S = 3.0
 """How often the polling observer re-lists the capture tree (it stats every file)."""
 
 
-def make_observer(kind: str):
+def make_observer(kind: str) -> BaseObserver:
     return PollingObserver(timeout=POLL_S) if kind == "polling" else Observer()
 
 

@@ -93,6 +93,20 @@ class AnalyzeConfig:
             out["timeout_s"] = "must be more than 0"
         return out
 
+    @property
+    def store_path(self) -> Path:
+        """`store` once resolved (`load_config` always resolves it)."""
+        if self.store is None:
+            raise ValueError("analyze.store is unresolved: build the config with load_config()")
+        return self.store
+
+    @property
+    def state_path(self) -> Path:
+        """`state_dir` once resolved (`load_config` always resolves it)."""
+        if self.state_dir is None:
+            raise ValueError("analyze.state_dir is unresolved: build the config with load_config()")
+        return self.state_dir
+
 
 @dataclass(frozen=True, kw_only=True)
 class UsageConfig:

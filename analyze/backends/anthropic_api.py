@@ -23,6 +23,7 @@ from typing import Any
 
 import anthropic
 import httpx2
+from anthropic.types import ToolParam
 
 from analyze.backends.base import (
     INSTRUCTIONS,
@@ -38,6 +39,13 @@ from analyze.backends.base import (
 )
 from glass.contract import ANALYZER_HEADER
 from glass.tokens import Tokens
+
+TOOL = ToolParam(
+    name=RECORD_MEMORIES_TOOL["name"],
+    description=RECORD_MEMORIES_TOOL["description"],
+    input_schema=RECORD_MEMORIES_TOOL["input_schema"],
+)
+"""`RECORD_MEMORIES_TOOL` as the SDK's typed parameter."""
 
 log = logging.getLogger("glass.analyze")
 
@@ -124,7 +132,7 @@ class AnthropicBackend:
                 system=[
                     {"type": "text", "text": INSTRUCTIONS, "cache_control": {"type": "ephemeral"}}
                 ],
-                tools=[RECORD_MEMORIES_TOOL],
+                tools=[TOOL],
                 tool_choice={"type": "tool", "name": TOOL_NAME},
                 messages=[{"role": "user", "content": user_message(digest, known)}],
             )
@@ -199,7 +207,7 @@ def usage_of(usage: Any) -> Tokens:
 def _body_text(e: anthropic.APIStatusError) -> str:
     try:
         return e.response.text[:300] or e.message
-    except Exception:  # a streamed or unread body
+    except httpx2.StreamError:  # a streamed or unread body
         return e.message
 
 

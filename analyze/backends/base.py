@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from glass.contract import MEMORY_KINDS
 from glass.tokens import ZERO, Tokens
@@ -176,10 +176,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-T = TypeVar("T")
-
-
-def with_retries(
+def with_retries[T](
     call: Callable[[], T],
     *,
     retries: int,
