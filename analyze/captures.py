@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from glass.contract import CAPTURE_NAME, DAY_FOLDER
 
 MAX_CAPTURE_BYTES = 256 * 1024 * 1024
@@ -118,19 +120,34 @@ def read_capture_stat(
 ) -> tuple[dict[str, Any], os.stat_result]:
     """`read_capture`, and the file's stat (size, mtime) from the same open.
 
-    A good file costs one open, one read and one json.loads; only a bad one
-    is looked at more closely, to say why.
+    A good file costs one open, one read and one parse; only a bad one is
+    looked at more closely, to say why.
     """
     with open(path, "rb") as f:
         st = os.fstat(f.fileno())
         if st.st_size > max_bytes:
             raise BadCapture(f"too large ({st.st_size:,} bytes; limit {max_bytes:,})")
         data = f.read()
+    return check_shape(parse(data)), st
+
+
+def parse(data: bytes) -> Any:
+    """The JSON document in `data`, or BadCapture saying why there is none.
+
+    orjson parses a capture several times faster than the json module. It is
+    stricter, though (lone surrogates, NaN, UTF-16): what it refuses, the
+    json module decides, so the files accepted are the same as with
+    json.loads alone, and so are the values, except integers beyond 64 bits,
+    which orjson reads as floats (no count in a capture comes near that).
+    """
     try:
-        doc = json.loads(data)
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(data)
     except (ValueError, RecursionError) as e:
         raise BadCapture(_why_not_json(data, e)) from None
-    return check_shape(doc), st
 
 
 def _why_not_json(data: bytes, error: Exception) -> str:

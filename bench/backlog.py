@@ -52,3 +52,43 @@ def _variant(doc: dict[str, Any], *, day: str, cycle: int) -> dict[str, Any]:
         elif isinstance(content, list):
             first["content"] = [{"type": "text", "text": f"[cycle {cycle}]"}] + content
     return out
+
+
+def build_sessions(root: Path, *, sessions: int, turns: int) -> list[Path]:
+    """`sessions` conversations of `turns` main-loop captures each, ten conversations a day.
+
+    The turns are the first `turns` main-loop requests of the 64-request
+    session (each resends the growing history, as Claude Code does); every
+    conversation gets its own session id header and first prompt, so each
+    one is new to the analyzer and costs it one extraction call per batch.
+    """
+    import uuid
+
+    from analyze.conversation import scope
+    from capture import files
+    from tests import corpus
+
+    main = [
+        doc
+        for doc in (corpus.to_capture(pair) for pair in corpus.trace_pairs(corpus.SESSION_64))
+        if scope(doc, "messages") == "main"
+    ][:turns]
+    if len(main) < turns:
+        raise ValueError(f"the corpus session has only {len(main)} main-loop turns")
+    first = date(2025, 1, 1)
+    written = []
+    for s in range(sessions):
+        day = (first + timedelta(days=s // 10)).isoformat()
+        folder = root / day
+        folder.mkdir(parents=True, exist_ok=True)
+        session_id = str(uuid.UUID(int=s + 1))
+        for t, template in enumerate(main):
+            doc = _variant(template, day=day, cycle=s)
+            doc["headers"] = {**doc.get("headers", {}), "X-Claude-Code-Session-Id": session_id}
+            number = (s % 10) * turns + t + 1
+            path = (
+                folder / f"{number:03d}_{doc['captured_at'][11:19].replace(':', '')}_messages.json"
+            )
+            path.write_bytes(files.dumps(doc))
+            written.append(path)
+    return written

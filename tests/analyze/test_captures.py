@@ -216,3 +216,30 @@ def test_a_capture_the_reader_accepts_never_breaks_the_analyzer_or_the_report():
 
 class _Seen(set):
     prefix = None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"t": "\\ud800 lone surrogate"}',  # orjson refuses it, the json module takes it
+        '{"n": [1.5, -0.0, 1e308, 9223372036854775807, -9223372036854775808]}',
+        '{"ü": "Grüße, \u00fc", "nested": [{"a": [true, false, null]}]}',
+    ],
+)
+def test_documents_the_json_module_accepts_parse_the_same(text):
+    assert captures.parse(text.encode()) == json.loads(text)
+    assert repr(captures.parse(text.encode())) == repr(json.loads(text))
+
+
+def test_nan_is_accepted_as_the_json_module_does_and_huge_integers_become_floats():
+    assert repr(captures.parse(b'{"n": NaN}')) == repr(json.loads('{"n": NaN}'))
+    assert captures.parse(b'{"big": 123456789012345678901234567890}') == {
+        "big": 1.2345678901234568e29
+    }
+
+
+def test_utf16_and_nesting_fall_back_to_the_json_module_and_its_reasons():
+    doc = {"captured_at": "x", "url": "u", "request": {}}
+    assert captures.parse(json.dumps(doc).encode("utf-16")) == doc
+    with pytest.raises(captures.BadCapture, match="nested too deeply"):
+        captures.parse(b"[" * 100_000 + b"]" * 100_000)
