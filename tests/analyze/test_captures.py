@@ -195,7 +195,7 @@ def test_a_capture_the_reader_accepts_never_breaks_the_analyzer_or_the_report():
             try:
                 for step in parents:
                     target = target[step]
-                target[last]  # noqa: B018 - still there (not replaced by an earlier mutation)
+                target[last]  # still there (not replaced by an earlier mutation)?
                 target[last] = rng.choice(ODD_VALUES)
             except (KeyError, IndexError, TypeError):
                 continue  # an earlier mutation replaced a parent
