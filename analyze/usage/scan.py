@@ -17,9 +17,10 @@ as a third scope. It relies only on README.md, "Capture file format":
 - `count_tokens` calls are side requests with no tokens billed.
 
 It streams over the files one day folder at a time, skips day folders outside
-`since`/`until` without reading them, and does little beyond one `json.loads`
-per file. Files the reader rejects (`analyze.captures.BadCapture`) are counted
-and named in `Report.bad_examples`; any other exception is a bug and propagates.
+`since`/`until` without reading them, and does little beyond one parse per
+file (`analyze.captures.parse`). Files the reader rejects
+(`analyze.captures.BadCapture`) are counted and named in `Report.bad_examples`;
+any other exception is a bug and propagates.
 
 `analyzer_spend()` is the same sum over the ledger's calls alone (for `status`).
 """
