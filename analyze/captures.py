@@ -199,6 +199,23 @@ def check_shape(doc: Any) -> dict[str, Any]:
     return doc
 
 
+MAX_BLOCK_DEPTH = 64
+"""Deeper content blocks are a wrong shape: the digest walks blocks recursively."""
+
+
+def _deeper_than(value: dict[str, Any] | list[Any], levels: int) -> bool:
+    """`value` has objects or lists nested more than `levels` deep (itself counts as one)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > levels:
+            return True
+        for inner in container.values() if type(container) is dict else container:
+            if type(inner) is dict or type(inner) is list:
+                stack.append((inner, depth + 1))
+    return False
+
+
 def _wrong(where: str, what: str) -> BadCapture:
     return BadCapture(f"wrong shape: '{where}' is {what}")
 
@@ -249,6 +266,9 @@ def _check_blocks(blocks: list[Any], where: str) -> None:
             continue
         if not isinstance(block, dict):
             raise _wrong(f"{where}[{i}]", "neither a block object nor a string")
+        # Text blocks are read for their (string) text alone: only other kinds are walked.
+        if block.get("type") != "text" and _deeper_than(block, MAX_BLOCK_DEPTH):
+            raise _wrong(f"{where}[{i}]", f"nested deeper than {MAX_BLOCK_DEPTH} levels")
         if "text" in block and not isinstance(block["text"], str):
             raise _wrong(f"{where}[{i}].text", "not a string")
         source = block.get("source")

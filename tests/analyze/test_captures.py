@@ -118,6 +118,9 @@ def test_response_message_and_header_lookup():
 
 # -- shapes: every wrong one is a BadCapture, every accepted one is safe to read --------------
 
+DEEP = json.loads("[" * 500 + "]" * 500)
+"""Deep enough to exhaust the digest's recursion if the reader let it through."""
+
 
 @pytest.mark.parametrize(
     ("change", "reason"),
@@ -143,6 +146,12 @@ def test_response_message_and_header_lookup():
             lambda d: d.update(response={"status": 200, "body": {"content": [1]}}),
             "'response.body.content[0]' is neither a block object nor a string",
         ),
+        (
+            lambda d: d["request"].update(
+                messages=[{"role": "assistant", "content": [{"type": "tool_use", "input": DEEP}]}]
+            ),
+            "'request.messages[0].content[0]' is nested deeper than 64 levels",
+        ),
     ],
 )
 def test_wrong_shapes_inside_an_exchange_are_bad_captures(change, reason):
@@ -165,7 +174,21 @@ def _mutations(value, path=()):
             yield from _mutations(inner, (*path, i))
 
 
-ODD_VALUES = (None, 0, -1, 1.5, True, "", "text", [], [1, "x", None], {}, {"type": 3, "text": 4})
+ODD_VALUES = (
+    None,
+    0,
+    -1,
+    1.5,
+    True,
+    "",
+    "text",
+    [],
+    [1, "x", None],
+    {},
+    {"type": 3, "text": 4},
+    DEEP,
+    {"a": DEEP},
+)
 
 
 def test_a_capture_the_reader_accepts_never_breaks_the_analyzer_or_the_report():
