@@ -1,8 +1,12 @@
 """The analyzer's core: captures in, batches out, memories committed exactly once.
 
-    offer(capture)   read it; quarantine what cannot be parsed; park what is
+    offer(capture)   read it; quarantine what the reader rejects (BadCapture:
+                     not JSON, or a shape README.md forbids); park what is
                      not ready; reduce the rest to their new blocks (digest)
-                     and add them to the current batch
+                     and add them to the current batch. An exception while
+                     reducing is a bug: logged with its traceback, counted in
+                     `Stats.errors`, the capture left unmarked (read again at
+                     the next start), never quarantined
     flush()          per conversation in the batch: cut the new blocks into
                      calls that fit `max_input_tokens`, ask the backend,
                      commit the memories and the captures (store.commit)
