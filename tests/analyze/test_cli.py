@@ -57,8 +57,11 @@ def test_once_waits_out_a_file_still_being_written_and_says_so(tmp_path: Path) -
     captures = tmp_path / "captures"
     good = simple_capture("The port is 8042.")
     write_capture(captures, f"{DAY}/001_100000_messages.json", good)
-    partial = json.dumps(simple_capture("Half written."))[:40]  # a copy in progress, just now
-    write_capture(captures, f"{DAY}/002_100000_messages.json", partial.encode())
+    partial = json.dumps(simple_capture("Half written."))[:40]  # a copy in progress
+    # Changed "just now" as the analyzer sees it: 5 s ahead, so that its start-up (slow on
+    # a loaded machine) cannot outlast the 10 s settle time before it reads the file.
+    written = time.time() + 5
+    write_capture(captures, f"{DAY}/002_100000_messages.json", partial.encode(), mtime=written)
     with StandIn(MemoryModel()) as api:
         config = write_config(tmp_path, base_url=api.url, batch_size=1)
         started = time.monotonic()
@@ -66,7 +69,8 @@ def test_once_waits_out_a_file_still_being_written_and_says_so(tmp_path: Path) -
         took = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert "1 unreadable file, checked again in " in done.stderr
-    assert took >= 5, "the run should have waited for the file to settle"
+    assert time.time() >= written + 10, "the run should have waited for the file to settle"
+    assert took >= 5
     # It ends explained: the file is quarantined, nothing is left pending or in flight.
     summary = done.stderr.strip().splitlines()[-1]
     assert "2 files (1 processed, 1 quarantined, 0 failed)" in summary, done.stderr
