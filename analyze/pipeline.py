@@ -69,7 +69,8 @@ class Stats:
     """Captures a bug kept from being processed (logged with a traceback, not marked)."""
 
     def summary(self) -> str:
-        errors = f", {self.errors} errors (see the tracebacks above)" if self.errors else ""
+        plural = "" if self.errors == 1 else "s"
+        errors = f", {self.errors} error{plural}: see the tracebacks above" if self.errors else ""
         return (
             f"{self.files} files ({self.processed} processed, {self.quarantined} quarantined, "
             f"{self.failed} failed{errors}), {self.new_messages} new messages, {self.calls} calls, "

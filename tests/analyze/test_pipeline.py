@@ -340,7 +340,10 @@ def test_a_bug_is_not_quarantined_but_logged_and_retried_at_the_next_start(
     assert ledger.counts() == {"processed": 1, "quarantined": 0, "failed": 0}
     assert ledger.state_of("2026-11-21/002_100000_messages.json") is None  # not marked
     ledger.close()
-    assert analyzer.stats.errors == 1 and "1 errors" in analyzer.stats.summary()
+    assert (
+        analyzer.stats.errors == 1
+        and "0 failed, 1 error: see the tracebacks above)" in analyzer.stats.summary()
+    )
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert "2026-11-21/002_100000_messages.json" in record.getMessage()
     assert record.exc_info is not None and record.exc_info[0] is KeyError  # the traceback
