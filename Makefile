@@ -14,7 +14,9 @@ STAMP := $(VENV)/.glass-installed
 TOOLS := .tools
 # uv installs the locked dependencies (uv.lock); it lives in its own venv under .tools/.
 UV := $(TOOLS)/uv/bin/uv
-UV_ENV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1
+# UV_COMPILE_BYTECODE: .pyc files written at install, so that start-up does not compile the SDK
+# again in every process where PYTHONDONTWRITEBYTECODE is set (import anthropic: ~7 s -> ~2 s here).
+UV_ENV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1 UV_COMPILE_BYTECODE=1
 # The Claude Code CLI the tests drive, installed into a git-ignored folder.
 CLAUDE_CODE_VERSION ?= 2.1.197
 CLAUDE_CODE := $(TOOLS)/node_modules/.bin/claude

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from glass.contract import CAPTURE_NAME, DAY_FOLDER
 
 MAX_CAPTURE_BYTES = 256 * 1024 * 1024
@@ -118,19 +120,34 @@ def read_capture_stat(
 ) -> tuple[dict[str, Any], os.stat_result]:
     """`read_capture`, and the file's stat (size, mtime) from the same open.
 
-    A good file costs one open, one read and one json.loads; only a bad one
-    is looked at more closely, to say why.
+    A good file costs one open, one read and one parse; only a bad one is
+    looked at more closely, to say why.
     """
     with open(path, "rb") as f:
         st = os.fstat(f.fileno())
         if st.st_size > max_bytes:
             raise BadCapture(f"too large ({st.st_size:,} bytes; limit {max_bytes:,})")
         data = f.read()
+    return check_shape(parse(data)), st
+
+
+def parse(data: bytes) -> Any:
+    """The JSON document in `data`, or BadCapture saying why there is none.
+
+    orjson parses a capture several times faster than the json module. It is
+    stricter, though (lone surrogates, NaN, UTF-16): what it refuses, the
+    json module decides, so the files accepted are the same as with
+    json.loads alone, and so are the values, except integers beyond 64 bits,
+    which orjson reads as floats (no count in a capture comes near that).
+    """
     try:
-        doc = json.loads(data)
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(data)
     except (ValueError, RecursionError) as e:
         raise BadCapture(_why_not_json(data, e)) from None
-    return check_shape(doc), st
 
 
 def _why_not_json(data: bytes, error: Exception) -> str:
@@ -148,6 +165,14 @@ def _why_not_json(data: bytes, error: Exception) -> str:
 
 
 def check_shape(doc: Any) -> dict[str, Any]:
+    """`doc` if it has the shape README.md's "Content" table gives a capture, else BadCapture.
+
+    Beyond the top-level keys, the parts of a Messages API exchange that the
+    analyzer and the usage report read are checked too (`request.messages`,
+    `request.system`, `request.metadata`, the headers and the response's
+    content blocks), so that code past this check may rely on their types:
+    an exception there is a bug, never a bad file.
+    """
     if not isinstance(doc, dict):
         raise BadCapture(f"wrong shape: top level is {type(doc).__name__}, not an object")
     for key in ("captured_at", "url"):
@@ -156,12 +181,102 @@ def check_shape(doc: Any) -> dict[str, Any]:
     if "request" in doc:
         if not isinstance(doc["request"], dict):
             raise BadCapture("wrong shape: 'request' is not an object")
+        _check_request(doc["request"])
     elif not isinstance(doc.get("request_text"), str):
         raise BadCapture("wrong shape: neither 'request' nor 'request_text'")
     for key in ("headers", "response", "error"):
         if key in doc and not isinstance(doc[key], dict):
             raise BadCapture(f"wrong shape: '{key}' is not an object")
+    _check_headers(doc.get("headers"), "headers")
+    response = doc.get("response")
+    if response is not None:
+        _check_headers(response.get("headers"), "response.headers")
+        body = response.get("body")
+        if body is not None and not isinstance(body, dict):
+            raise BadCapture("wrong shape: 'response.body' is neither an object nor null")
+        if body is not None:
+            _check_content(body.get("content"), "response.body.content")
     return doc
+
+
+MAX_BLOCK_DEPTH = 64
+"""Deeper content blocks are a wrong shape: the digest walks blocks recursively."""
+
+
+def _deeper_than(value: dict[str, Any] | list[Any], levels: int) -> bool:
+    """`value` has objects or lists nested more than `levels` deep (itself counts as one)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > levels:
+            return True
+        for inner in container.values() if type(container) is dict else container:
+            if type(inner) is dict or type(inner) is list:
+                stack.append((inner, depth + 1))
+    return False
+
+
+def _wrong(where: str, what: str) -> BadCapture:
+    return BadCapture(f"wrong shape: '{where}' is {what}")
+
+
+def _check_headers(headers: Any, where: str) -> None:
+    if headers is None:
+        return
+    if not isinstance(headers, dict):
+        raise _wrong(where, "not an object")
+    for name, value in headers.items():
+        if not isinstance(value, str):
+            raise _wrong(f"{where}.{name}", "not a string")
+
+
+def _check_request(request: dict[str, Any]) -> None:
+    """The Messages API request fields the analyzer reads: messages, system, metadata."""
+    metadata = request.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise _wrong("request.metadata", "not an object")
+    system = request.get("system")
+    if isinstance(system, list):
+        _check_blocks(system, "request.system")
+    elif system is not None and not isinstance(system, str):
+        raise _wrong("request.system", "neither a string nor a list of blocks")
+    messages = request.get("messages")
+    if messages is None:
+        return
+    if not isinstance(messages, list):
+        raise _wrong("request.messages", "not a list")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise _wrong(f"request.messages[{i}]", "not an object")
+        _check_content(message.get("content"), f"request.messages[{i}].content")
+
+
+def _check_content(content: Any, where: str) -> None:
+    """A message's content: absent, a string, or a list of blocks."""
+    if content is None or isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise _wrong(where, "neither a string nor a list of blocks")
+    _check_blocks(content, where)
+
+
+def _check_blocks(blocks: list[Any], where: str) -> None:
+    for i, block in enumerate(blocks):
+        if isinstance(block, str):
+            continue
+        if not isinstance(block, dict):
+            raise _wrong(f"{where}[{i}]", "neither a block object nor a string")
+        # Text blocks are read for their (string) text alone: only other kinds are walked.
+        if block.get("type") != "text" and _deeper_than(block, MAX_BLOCK_DEPTH):
+            raise _wrong(f"{where}[{i}]", f"nested deeper than {MAX_BLOCK_DEPTH} levels")
+        if "text" in block and not isinstance(block["text"], str):
+            raise _wrong(f"{where}[{i}].text", "not a string")
+        source = block.get("source")
+        if source is not None and not isinstance(source, dict):
+            raise _wrong(f"{where}[{i}].source", "not an object")
+        inner = block.get("content")
+        if isinstance(inner, list) and block.get("type") == "tool_result":
+            _check_blocks(inner, f"{where}[{i}].content")
 
 
 def has_ended(doc: dict[str, Any]) -> bool:

@@ -6,6 +6,10 @@ python -m analyze status [--json] pending, processed, quarantined, failed; memor
 python -m analyze list [...]      the current memories
 python -m analyze usage [...]     tokens and cost read off the captures
 python -m analyze search|forget|restore|export|mcp   see analyze/recall/commands.py
+
+Exit codes (EXIT_CODES): 0 done; 1 captures failed in this run (an extraction
+call, or a bug, logged with its traceback); 2 a setup problem (config, API
+key, another analyzer running, a bad argument).
 """
 
 from __future__ import annotations
@@ -17,18 +21,30 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from types import FrameType
 
-from analyze import usage
 from analyze.backends import SetupError, make_backend
 from analyze.captures import iter_captures
 from analyze.ledger import AlreadyRunning, Ledger
-from analyze.pipeline import Analyzer
+from analyze.pipeline import SETTLE_S, Analyzer
 from analyze.recall import commands as recall_commands
 from analyze.store import MemoryStore
+from analyze.usage import cli as usage_cli
+from analyze.usage.scan import analyzer_spend
 from analyze.watch import run_once, watch
 from glass.config import Config, ConfigError, load_config
+from glass.hints import make_command
 
 logger = logging.getLogger("glass.analyze")
+
+EXIT_OK, EXIT_FAILED, EXIT_SETUP = 0, 1, 2
+EXIT_CODES = f"""\
+exit codes:
+  {EXIT_OK}  done (watch: stopped by SIGINT/SIGTERM)
+  {EXIT_FAILED}  some captures failed in this run: an extraction call failed (they are retried
+     at the next start; see `status`), or a bug (logged with its traceback)
+  {EXIT_SETUP}  setup problem: the config, the API key, another analyzer on the same state folder
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m analyze",
         parents=[common],
         description="Glass analyzer: captures in, memories out.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--once",
@@ -60,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--all", action="store_true", help="include superseded and forgotten ones")
     lst.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    usage.add_arguments(sub.add_parser("usage", parents=[common], help="token and cost report"))
+    usage_cli.add_arguments(sub.add_parser("usage", parents=[common], help="token and cost report"))
     recall_commands.add_parsers(sub, common)
     return parser
 
@@ -71,13 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = load_config(getattr(args, "config", None))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_SETUP
     if args.command == "status":
         return cmd_status(cfg, as_json=args.json)
     if args.command == "list":
         return cmd_list(cfg, args)
     if args.command == "usage":
-        return usage.run(args, cfg)
+        return usage_cli.run(args, cfg)
     if args.command in recall_commands.COMMANDS:
         return recall_commands.run(args, cfg)
     return cmd_run(cfg, once=args.once)
@@ -91,14 +109,14 @@ def cmd_run(cfg: Config, *, once: bool) -> int:
         backend = make_backend(cfg.analyze)
     except SetupError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_SETUP
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
         analyzer = Analyzer(cfg, backend=backend)
     except AlreadyRunning as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_SETUP
     try:
         if once:
             run_once(analyzer, stop=stop)
@@ -106,19 +124,30 @@ def cmd_run(cfg: Config, *, once: bool) -> int:
             watch(analyzer, observer_kind=cfg.analyze.observer, stop=stop)
     finally:
         analyzer.close()
-    parked = len(analyzer.parked)
-    print(
-        f"glass analyze: {analyzer.stats.summary()}"
-        + (f"; {parked} still in flight, left pending" if parked else ""),
-        file=sys.stderr,
-    )
-    return 0
+    print(f"glass analyze: {analyzer.stats.summary()}{_left_pending(analyzer)}", file=sys.stderr)
+    stats = analyzer.stats
+    return EXIT_FAILED if stats.failed or stats.errors else EXIT_OK
+
+
+def _left_pending(analyzer: Analyzer) -> str:
+    """What the run leaves pending, and why: exchanges in flight, files not readable yet."""
+    unreadable = sum(1 for p in analyzer.parked.values() if p.unreadable)
+    in_flight = len(analyzer.parked) - unreadable
+    parts = []
+    if in_flight:
+        parts.append(f"{in_flight} in flight (no response yet), left pending")
+    if unreadable:
+        parts.append(
+            f"{unreadable} unreadable file{'' if unreadable == 1 else 's'} changed in the last"
+            f" {SETTLE_S:.0f} s (still being written?), left pending"
+        )
+    return "".join(f"; {part}" for part in parts)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
     """First SIGINT/SIGTERM: finish the batch in flight, then exit 0. Second: exit now."""
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             raise SystemExit(128 + signum)
         logger.info("stopping after the batch in flight (again to stop at once)")
@@ -130,68 +159,68 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def cmd_status(cfg: Config, *, as_json: bool) -> int:
     a = cfg.analyze
-    ledger = Ledger.open_readonly(a.state_dir)
-    counts = ledger.counts() if ledger else {"processed": 0, "quarantined": 0, "failed": 0}
-    finished = ledger.finished() if ledger else set()
+    ledger = Ledger.open_readonly(a.state_path)
+    try:
+        counts = ledger.counts() if ledger else {"processed": 0, "quarantined": 0, "failed": 0}
+        finished = ledger.finished() if ledger else set()
+        calls = list(ledger.calls()) if ledger else []
+        quarantined = ledger.problems("quarantined") if ledger else []
+        failed = ledger.problems("failed") if ledger else []
+    finally:
+        if ledger:
+            ledger.close()
     pending = sum(
         1 for ref in iter_captures(cfg.capture.dir, endpoint="messages") if ref.rel not in finished
     )
-    store = MemoryStore(a.store).load()
-    calls = list(ledger.calls()) if ledger else []
-    spend = usage.analyzer_spend(calls, cfg.usage.prices)
-    report = {
-        **counts,
-        "pending": pending,
-        "memories": len(store.current()),
-        "memories_total": len(store.memories),
-        "calls": len(calls),
-        "failed_calls": sum(1 for c in calls if not c.ok),
-        **spend,
-        "captures_dir": str(cfg.capture.dir),
-        "store": str(a.store),
-        "quarantined_files": [
-            {"capture": r, "reason": why}
-            for r, why in (ledger.problems("quarantined") if ledger else [])
-        ],
-        "failed_files": [
-            {"capture": r, "reason": why}
-            for r, why in (ledger.problems("failed") if ledger else [])
-        ],
-    }
-    if ledger:
-        ledger.close()
+    store = MemoryStore(a.store_path).load()
+    spend = analyzer_spend(calls, cfg.usage.prices)
+    tokens = spend.tokens
+    failed_calls = sum(1 for c in calls if not c.ok)
     if as_json:
+        report = {
+            **counts,
+            "pending": pending,
+            "memories": len(store.current()),
+            "memories_total": len(store.memories),
+            "calls": len(calls),
+            "failed_calls": failed_calls,
+            **tokens.to_usage(),
+            "cost_usd": spend.cost_usd,
+            "unpriced_models": spend.unpriced_models,
+            "captures_dir": str(cfg.capture.dir),
+            "store": str(a.store_path),
+            "quarantined_files": [{"capture": r, "reason": why} for r, why in quarantined],
+            "failed_files": [{"capture": r, "reason": why} for r, why in failed],
+        }
         print(json.dumps(report, ensure_ascii=False))
-        return 0
-    cost = report["cost_usd"]
+        return EXIT_OK
+    cost = spend.cost_usd
     print(
-        f"captures   {report['pending']} pending, {report['processed']} processed, "
-        f"{report['quarantined']} quarantined, {report['failed']} failed  ({cfg.capture.dir})"
+        f"captures   {pending} pending, {counts['processed']} processed, "
+        f"{counts['quarantined']} quarantined, {counts['failed']} failed  ({cfg.capture.dir})"
     )
     print(
-        f"memories   {report['memories']} current ({report['memories_total']} stored)  ({a.store})"
+        f"memories   {len(store.current())} current ({len(store.memories)} stored)"
+        f"  ({a.store_path})"
     )
     print(
-        f"spend      {report['calls']} calls, {report['input_tokens']:,} input + "
-        f"{report['cache_creation_input_tokens']:,} cache-write + "
-        f"{report['cache_read_input_tokens']:,} cache-read + {report['output_tokens']:,} output tokens, "
+        f"spend      {len(calls)} calls, {tokens.input:,} input + "
+        f"{tokens.cache_write:,} cache-write + "
+        f"{tokens.cache_read:,} cache-read + {tokens.output:,} output tokens, "
         + (
-            f"cost ? (no price for {', '.join(report['unpriced_models'])} in usage.prices)"
+            f"cost ? (no price for {', '.join(spend.unpriced_models)} in usage.prices)"
             if cost is None
             else f"${cost:.4f}"
         )
     )
-    for label, rows in (
-        ("quarantined", report["quarantined_files"]),
-        ("failed", report["failed_files"]),
-    ):
-        for row in rows[:10]:
-            print(f"  {label}: {row['capture']}: {row['reason']}")
-    return 0
+    for label, rows in (("quarantined", quarantined), ("failed", failed)):
+        for rel, why in rows[:10]:
+            print(f"  {label}: {rel}: {why}")
+    return EXIT_OK
 
 
 def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
-    store = MemoryStore(cfg.analyze.store).load()
+    store = MemoryStore(cfg.analyze.store_path).load()
     memories = store.memories if args.all else store.current()
     needle = args.grep.casefold() if args.grep else None
     shown = [
@@ -207,9 +236,8 @@ def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
             print(json.dumps(m.to_json() | forgotten, ensure_ascii=False))
         return 0
     if not shown:
-        print(
-            "no memories" + (" match" if memories else " yet: run `make analyze`"), file=sys.stderr
-        )
+        hint = f" yet: run `{make_command('analyze', config=cfg.path)}`"
+        print("no memories" + (" match" if memories else hint), file=sys.stderr)
         return 0
     for m in shown:
         flag = " (forgotten)" if m.id in store.forgotten else ""

@@ -40,7 +40,7 @@ def session_id(doc: dict[str, Any]) -> str:
         if user_id.lstrip().startswith("{"):
             try:
                 sid = json.loads(user_id).get("session_id")
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):  # not the JSON 2.x writes
                 sid = None
             if isinstance(sid, str) and sid:
                 return sid

@@ -31,6 +31,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
+
+from analyze.digest import HASH_BYTES
+from glass.tokens import ZERO, Tokens
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS captures (
@@ -57,7 +61,8 @@ CREATE TABLE IF NOT EXISTS calls (
     cache_read_input_tokens     INTEGER NOT NULL DEFAULT 0,
     output_tokens               INTEGER NOT NULL DEFAULT 0,
     cost_usd                    REAL,
-    error                       TEXT
+    error                       TEXT,
+    cache_write_1h_tokens       INTEGER NOT NULL DEFAULT 0  -- of cache_creation_input_tokens
 );
 CREATE TABLE IF NOT EXISTS pending_commit (
     id        INTEGER PRIMARY KEY CHECK (id = 1),
@@ -70,7 +75,8 @@ CREATE TABLE IF NOT EXISTS pending_commit (
 );
 """
 
-HASH_BYTES = 16
+CALLS_1H_COLUMN = "cache_write_1h_tokens"
+"""Added after the first release: ledgers from before lack it (their 1-hour writes count as 0)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,10 +87,7 @@ class Call:
     backend: str
     model: str
     ok: bool
-    input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    output_tokens: int = 0
+    tokens: Tokens = ZERO
     cost_usd: float | None = None
     error: str | None = None
 
@@ -114,6 +117,7 @@ class Ledger:
 
     def __init__(self, state_dir: Path, *, readonly: bool = False) -> None:
         self.path = state_dir / self.FILE
+        self._lock_fd: int | None = None
         if readonly:
             self.db = sqlite3.connect(
                 f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None
@@ -125,6 +129,14 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        if not self._has_1h_column():
+            self.db.execute(
+                f"ALTER TABLE calls ADD COLUMN {CALLS_1H_COLUMN} INTEGER NOT NULL DEFAULT 0"
+            )
+
+    def _has_1h_column(self) -> bool:
+        columns = self.db.execute("PRAGMA table_info(calls)").fetchall()
+        return any(name == CALLS_1H_COLUMN for _, name, *_ in columns)
 
     @classmethod
     def open_readonly(cls, state_dir: Path) -> Ledger | None:
@@ -150,11 +162,11 @@ class Ledger:
 
     def close(self) -> None:
         self.db.close()
-        if getattr(self, "_lock_fd", None) is not None:
+        if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
 
-    def _transaction(self):
+    def _transaction(self) -> _Transaction:
         return _Transaction(self.db)
 
     # -- captures ------------------------------------------------------------------
@@ -192,7 +204,9 @@ class Ledger:
         with self._transaction():
             self._mark(rels, state, reason=reason, session_id=session_id)
 
-    def _mark(self, rels, state, *, reason, session_id) -> None:
+    def _mark(
+        self, rels: Iterable[str], state: str, *, reason: str | None, session_id: str | None
+    ) -> None:
         at = now()
         self.db.executemany(
             "INSERT OR REPLACE INTO captures (rel, state, reason, session_id, at) VALUES (?, ?, ?, ?, ?)",
@@ -244,7 +258,14 @@ class Ledger:
             if call is not None:
                 self._insert_call(call)
 
-    def _commit_processed(self, rels, *, session_id, hashes, unended) -> None:
+    def _commit_processed(
+        self,
+        rels: list[str],
+        *,
+        session_id: str,
+        hashes: Iterable[bytes],
+        unended: dict[str, float],
+    ) -> None:
         self.db.executemany(
             "INSERT OR IGNORE INTO seen (session_id, hash) VALUES (?, ?)",
             [(session_id, h) for h in hashes],
@@ -314,37 +335,39 @@ class Ledger:
     def _insert_call(self, call: Call) -> None:
         self.db.execute(
             "INSERT INTO calls (at, backend, model, ok, input_tokens, cache_creation_input_tokens,"
-            " cache_read_input_tokens, output_tokens, cost_usd, error)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f" cache_read_input_tokens, output_tokens, cost_usd, error, {CALLS_1H_COLUMN})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 call.at,
                 call.backend,
                 call.model,
                 int(call.ok),
-                call.input_tokens,
-                call.cache_creation_input_tokens,
-                call.cache_read_input_tokens,
-                call.output_tokens,
+                call.tokens.input,
+                call.tokens.cache_write,
+                call.tokens.cache_read,
+                call.tokens.output,
                 call.cost_usd,
                 call.error,
+                call.tokens.cache_write_1h,
             ),
         )
 
     def calls(self) -> Iterator[Call]:
+        write_1h = CALLS_1H_COLUMN if self._has_1h_column() else "0"
         rows = self.db.execute(
             "SELECT at, backend, model, ok, input_tokens, cache_creation_input_tokens,"
-            " cache_read_input_tokens, output_tokens, cost_usd, error FROM calls ORDER BY id"
+            f" cache_read_input_tokens, output_tokens, cost_usd, error, {write_1h}"
+            " FROM calls ORDER BY id"
         )
-        for at, backend, model, ok, i, cw, cr, o, cost, error in rows:
+        for at, backend, model, ok, i, cw, cr, o, cost, error, cw1h in rows:
             yield Call(
                 at=at,
                 backend=backend,
                 model=model,
                 ok=bool(ok),
-                input_tokens=i,
-                cache_creation_input_tokens=cw,
-                cache_read_input_tokens=cr,
-                output_tokens=o,
+                tokens=Tokens(
+                    input=i, cache_write_5m=cw - cw1h, cache_write_1h=cw1h, cache_read=cr, output=o
+                ),
                 cost_usd=cost,
                 error=error,
             )
@@ -359,6 +382,10 @@ class _Transaction:
     def __enter__(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        return False

@@ -1,8 +1,12 @@
 """The analyzer's core: captures in, batches out, memories committed exactly once.
 
-    offer(capture)   read it; quarantine what cannot be parsed; park what is
+    offer(capture)   read it; quarantine what the reader rejects (BadCapture:
+                     not JSON, or a shape README.md forbids); park what is
                      not ready; reduce the rest to their new blocks (digest)
-                     and add them to the current batch
+                     and add them to the current batch. An exception while
+                     reducing is a bug: logged with its traceback, counted in
+                     `Stats.errors`, the capture left unmarked (read again at
+                     the next start), never quarantined
     flush()          per conversation in the batch: cut the new blocks into
                      calls that fit `max_input_tokens`, ask the backend,
                      commit the memories and the captures (store.commit)
@@ -22,14 +26,22 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from analyze import crashpoints, digest, store
-from analyze.backends.base import INSTRUCTIONS, Backend, BackendError, Extraction, user_message
+from analyze.backends.base import (
+    INSTRUCTIONS,
+    Backend,
+    BackendError,
+    Extraction,
+    KnownMemory,
+    user_message,
+)
 from analyze.captures import BadCapture, CaptureRef, has_ended, iter_captures, read_capture_stat
 from analyze.ledger import Call, Ledger, now
 from glass.config import Config
+from glass.tokens import ZERO, Tokens
 
 logger = logging.getLogger("glass.analyze")
 
@@ -49,21 +61,31 @@ class Stats:
     failed: int = 0
     new_messages: int = 0
     calls: int = 0
-    input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    output_tokens: int = 0
+    tokens: Tokens = ZERO
     memories: int = 0
     input_bytes: int = 0
     """Bytes of everything sent to the model (instructions, known memories, digest)."""
+    errors: int = 0
+    """Captures a bug kept from being processed (logged with a traceback, not marked)."""
 
     def summary(self) -> str:
+        plural = "" if self.errors == 1 else "s"
+        errors = f", {self.errors} error{plural}: see the tracebacks above" if self.errors else ""
         return (
             f"{self.files} files ({self.processed} processed, {self.quarantined} quarantined, "
-            f"{self.failed} failed), {self.new_messages} new messages, {self.calls} calls, "
-            f"{self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens:,} "
-            f"input tokens, {self.output_tokens:,} output tokens, {self.memories} memories added"
+            f"{self.failed} failed{errors}), {self.new_messages} new messages, {self.calls} calls, "
+            f"{self.tokens.prompt:,} input tokens, {self.tokens.output:,} output tokens, "
+            f"{self.memories} memories added"
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parked:
+    """A capture to look at again at `until`: in flight, or unreadable (maybe still being written)."""
+
+    ref: CaptureRef
+    until: float
+    unreadable: bool
 
 
 @dataclass(kw_only=True)
@@ -106,20 +128,20 @@ class _Chunk:
 
 class Analyzer:
     def __init__(
-        self, cfg: Config, *, backend: Backend | None, clock: Callable[[], float] = time.time
+        self, cfg: Config, *, backend: Backend, clock: Callable[[], float] = time.time
     ) -> None:
         self.cfg = cfg.analyze
         self.root = cfg.capture.dir
         self.backend = backend
         self.clock = clock
-        self.ledger = Ledger(self.cfg.state_dir)
+        self.ledger = Ledger(self.cfg.state_path)
         try:
             self.ledger.lock()
         except BaseException:
             self.ledger.close()
             raise
         self.store = store.MemoryStore(
-            self.cfg.store, near_duplicate_threshold=cfg.recall.near_duplicate_threshold
+            self.cfg.store_path, near_duplicate_threshold=cfg.recall.near_duplicate_threshold
         )
         store.recover(self.ledger, self.store)
         self.store.load()
@@ -131,7 +153,7 @@ class Analyzer:
         """Captures in the batch with something to send."""
         self.batch_since: float | None = None
         self.batch_pending: dict[str, _Known] = {}
-        self.parked: dict[str, tuple[CaptureRef, float]] = {}
+        self.parked: dict[str, Parked] = {}
         """Captures to look at again later, with when: in flight, or still being written."""
         self.revisable: dict[str, float] = self.ledger.revisable()
         """Captures analysed before their response came, by the file mtime they had then."""
@@ -176,26 +198,31 @@ class Analyzer:
         except BadCapture as e:
             mtime = _mtime(ref.fspath)
             if now - mtime < SETTLE_S:  # maybe still being written in place (cp, rsync)
-                self.parked[ref.rel] = (ref, mtime + SETTLE_S)
+                self.parked[ref.rel] = Parked(ref=ref, until=mtime + SETTLE_S, unreadable=True)
                 return
+            self.parked.pop(ref.rel, None)
             self._finish([ref.rel], "quarantined", reason=str(e))
             logger.warning("quarantined %s: %s", ref.rel, e)
             return
         except OSError as e:
+            self.parked.pop(ref.rel, None)
             self._finish([ref.rel], "quarantined", reason=f"unreadable: {e}")
             return
         ended = has_ended(doc)
         if not ended and now - mtime < self.cfg.incomplete_after_s:
-            self.parked[ref.rel] = (ref, mtime + self.cfg.incomplete_after_s)  # wait for its end
+            until = mtime + self.cfg.incomplete_after_s  # wait for its end
+            self.parked[ref.rel] = Parked(ref=ref, until=until, unreadable=False)
             return
         self.parked.pop(ref.rel, None)
         try:
             reduced = digest.reduce(
                 ref, doc, seen_for=self._seen_view, max_chars=self.cfg.max_tool_result_chars
             )
-        except (AttributeError, TypeError, KeyError, ValueError) as e:  # odd types deep inside
-            self._finish([ref.rel], "quarantined", reason=f"wrong shape: {type(e).__name__}: {e}")
-            logger.warning("quarantined %s: wrong shape: %s", ref.rel, e)
+        except Exception:  # check_shape vouched for the file, so this is a bug, never data:
+            # logged with its traceback; the capture is not marked, so it is
+            # offered again (next start, next rescan) once the bug is fixed.
+            logger.exception("bug while reading %s; left pending, not marked", ref.rel)
+            self.stats.errors += 1
             return
         reduced.unended_mtime = None if ended else mtime
         self.batch.append(reduced)
@@ -214,9 +241,9 @@ class Analyzer:
         it was still being written.
         """
         now = self.clock()
-        for ref, until in list(self.parked.values()):
-            if until <= now:
-                self.offer(ref)
+        for parked in list(self.parked.values()):
+            if parked.until <= now:
+                self.offer(parked.ref)
 
     def _seen_view(self, session_id: str) -> _SessionSeen:
         return _SessionSeen(
@@ -269,10 +296,11 @@ class Analyzer:
         quiet = {sid: g for sid, g in groups.items() if not any(r.sendable for r in g)}
         self._commit_quiet(quiet)
         for session_id, group in groups.items():
-            if session_id in quiet or self._flush_session(session_id, group):
+            committed = session_id in quiet or self._flush_session(session_id, group)
+            known = pending.get(session_id)
+            if committed and known is not None and known.prefix:
                 # The whole conversation is committed: its history prefix is known now.
-                if session_id in pending and pending[session_id].prefix:
-                    self._committed_seen(session_id).prefix = pending[session_id].prefix
+                self._committed_seen(session_id).prefix = known.prefix
         self._remember_unended(batch)
 
     def _remember_unended(self, batch: list[digest.Reduced]) -> None:
@@ -367,7 +395,9 @@ class Analyzer:
         budget = self.cfg.max_input_tokens - digest.estimate_tokens(INSTRUCTIONS + known_text)
         budget = max(budget, 1_000)
         out: list[tuple[_Chunk, list[str], list[bytes]]] = []
-        chunk, rels, hashes = _Chunk(), [], []
+        chunk = _Chunk()
+        rels: list[str] = []
+        hashes: list[bytes] = []
         for reduced in group:
             rel = reduced.ref.rel
             for i, text in enumerate(item.text for item in reduced.sendable):
@@ -416,7 +446,7 @@ class Analyzer:
             ),
         ]
 
-    def _extract(self, chunk: _Chunk, known) -> Extraction:
+    def _extract(self, chunk: _Chunk, known: Sequence[KnownMemory]) -> Extraction:
         text = "\n".join(chunk.lines)
         sent = len(INSTRUCTIONS.encode()) + len(user_message(text, known).encode())
         self.stats.input_bytes += sent
@@ -433,25 +463,19 @@ class Analyzer:
         self,
         *,
         ok: bool,
-        usage,
+        usage: Tokens,
         model: str,
         cost_usd: float | None = None,
         error: str | None = None,
     ) -> Call:
         """The ledger row of an extraction call (a successful one is committed with its results)."""
-        self.stats.input_tokens += usage.input_tokens
-        self.stats.cache_creation_input_tokens += usage.cache_creation_input_tokens
-        self.stats.cache_read_input_tokens += usage.cache_read_input_tokens
-        self.stats.output_tokens += usage.output_tokens
+        self.stats.tokens += usage
         return Call(
             at=now(),
             backend=self.backend.name,
             model=model,
             ok=ok,
-            input_tokens=usage.input_tokens,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens,
-            cache_read_input_tokens=usage.cache_read_input_tokens,
-            output_tokens=usage.output_tokens,
+            tokens=usage,
             cost_usd=cost_usd,
             error=error,
         )

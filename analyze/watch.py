@@ -18,6 +18,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from analyze.captures import DAY_FOLDER, CaptureRef, iter_captures, ref_for
@@ -31,8 +32,19 @@ TICK_S = 1.0
 RESCAN_S = 300.0
 
 
-def run_once(analyzer: Analyzer, *, stop: threading.Event, progress: bool | None = None) -> None:
-    """Process every pending capture that is ready, then return."""
+def run_once(
+    analyzer: Analyzer,
+    *,
+    stop: threading.Event,
+    progress: bool | None = None,
+    settle: bool = True,
+) -> None:
+    """Process every pending capture that is ready, then return.
+
+    With `settle`, files that did not parse and changed less than SETTLE_S
+    ago (maybe still being written) are waited for and read again, so that
+    the run ends with each of them either processed or quarantined.
+    """
     refs = list(analyzer.pending())
     with Progress(len(refs), label="analyzing", enabled=progress) as bar:
         for ref in refs:
@@ -43,6 +55,25 @@ def run_once(analyzer: Analyzer, *, stop: threading.Event, progress: bool | None
             if analyzer.batch_full():
                 analyzer.flush()
     analyzer.flush()
+    if settle:
+        _settle_unreadable(analyzer, stop=stop)
+
+
+def _settle_unreadable(analyzer: Analyzer, *, stop: threading.Event) -> None:
+    while not stop.is_set():
+        unreadable = [p for p in analyzer.parked.values() if p.unreadable]
+        if not unreadable:
+            return
+        wait = max(0.0, min(p.until for p in unreadable) - analyzer.clock())
+        logger.info(
+            "%d unreadable file%s, checked again in %.0f s",
+            len(unreadable),
+            "" if len(unreadable) == 1 else "s",
+            wait,
+        )
+        stop.wait(wait)
+        analyzer.recheck_parked()
+        analyzer.flush()
 
 
 class _CaptureEvents(FileSystemEventHandler):
@@ -53,8 +84,9 @@ class _CaptureEvents(FileSystemEventHandler):
 
     def on_created(self, event: FileSystemEvent) -> None:
         if event.is_directory:
-            if DAY_FOLDER.match(Path(event.src_path).name):
-                self.inbox.put(Path(event.src_path))  # list it: files may predate its watch
+            folder = _path(event.src_path)
+            if DAY_FOLDER.match(folder.name):
+                self.inbox.put(folder)  # list it: files may predate its watch
             return
         self._offer(event.src_path)
 
@@ -66,8 +98,8 @@ class _CaptureEvents(FileSystemEventHandler):
         if not event.is_directory:
             self._offer(event.src_path)
 
-    def _offer(self, path: str | bytes) -> None:
-        path = Path(path.decode() if isinstance(path, bytes) else path)
+    def _offer(self, raw: str | bytes) -> None:
+        path = _path(raw)
         if path.name.startswith(".") or not path.name.endswith("_messages.json"):
             return
         ref = ref_for(self.root, path)
@@ -75,11 +107,16 @@ class _CaptureEvents(FileSystemEventHandler):
             self.inbox.put(ref)
 
 
+def _path(raw: str | bytes) -> Path:
+    """An event's path (watchdog types it str | bytes)."""
+    return Path(raw.decode() if isinstance(raw, bytes) else raw)
+
+
 POLL_S = 3.0
 """How often the polling observer re-lists the capture tree (it stats every file)."""
 
 
-def make_observer(kind: str):
+def make_observer(kind: str) -> BaseObserver:
     return PollingObserver(timeout=POLL_S) if kind == "polling" else Observer()
 
 
@@ -94,7 +131,7 @@ def watch(
     observer.start()
     logger.info("watching %s (%s observer)", root, observer_kind)
     try:
-        run_once(analyzer, stop=stop, progress=progress)
+        run_once(analyzer, stop=stop, progress=progress, settle=False)
         last_scan = time.monotonic()
         while not stop.is_set():
             wait = analyzer.seconds_until_due()

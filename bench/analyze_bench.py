@@ -34,13 +34,14 @@ import time
 from pathlib import Path
 from typing import IO
 
-from analyze.backends.base import Extraction, Usage
+from analyze.backends.base import Extraction
 from analyze.pipeline import Analyzer
 from analyze.watch import run_once
 from bench import Result
 from bench.backlog import build_backlog
 from glass.config import AnalyzeConfig, CaptureConfig, Config
 from glass.contract import MEMORIES_FILE, STATE_DIR
+from glass.tokens import ZERO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,7 +136,7 @@ class _Instant:
     model = "instant"
 
     def extract(self, *, digest, known):
-        return Extraction(memories=[], usage=Usage(), model=self.model)
+        return Extraction(memories=[], usage=ZERO, model=self.model)
 
 
 def bench_preprocessing(*, files: int, rounds: int) -> list[Result]:

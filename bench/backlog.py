@@ -73,3 +73,43 @@ def _variant(pair: dict[str, Any], *, cycle: int, stream_id: str | None) -> dict
     elif isinstance(body := response.get("body"), dict) and isinstance(body.get("id"), str):
         body["id"] = f"{body['id']}_{cycle}"
     return out
+
+
+def build_sessions(root: Path, *, sessions: int, turns: int) -> list[Path]:
+    """`sessions` conversations of `turns` main-loop captures each, ten conversations a day.
+
+    The turns are the first `turns` main-loop requests of the 64-request
+    session (each resends the growing history, as Claude Code does); every
+    conversation gets its own session id header and first prompt, so each
+    one is new to the analyzer and costs it one extraction call per batch.
+    Files are made by the capture stage's serializer, as in `build_backlog`.
+    """
+    import uuid
+
+    from analyze.conversation import scope
+    from capture import files
+    from tests import corpus
+
+    session = list(corpus.trace_pairs(corpus.SESSION_64))
+    main = [
+        (pair, _stream_id(pair))
+        for pair in session
+        if scope(corpus.to_capture(pair), "messages") == "main"
+    ][:turns]
+    if len(main) < turns:
+        raise ValueError(f"the corpus session has only {len(main)} main-loop turns")
+    first = date(2025, 1, 1)
+    written = []
+    for s in range(sessions):
+        day = first + timedelta(days=s // 10)
+        session_id = str(uuid.UUID(int=s + 1))
+        for t, (template, stream_id) in enumerate(main):
+            pair = _variant(template, cycle=s, stream_id=stream_id)
+            pair["request"]["headers"]["X-Claude-Code-Session-Id"] = session_id
+            started = _on_day(pair["request"]["timestamp"], day)
+            number = (s % 10) * turns + t + 1
+            path = corpus.capture_path(root, pair, number=number, started=started)
+            files.ensure_dir(path.parent)
+            path.write_bytes(corpus.capture_bytes(pair, started=started))
+            written.append(path)
+    return written

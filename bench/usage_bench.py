@@ -6,7 +6,7 @@ message ids so that nothing is deduplicated away). Then, alternating in the
 same run so both see the same warm page cache:
 
   (a) the floor: `json.loads(path.read_bytes())` over the 2,000 files;
-  (b) the report: `analyze.usage.build_report()` over the same folder, the
+  (b) the report: `analyze.usage.scan.build_report()` over the same folder, the
       whole aggregation (listing, parsing, scoping, pricing, dedupe), without
       printing.
 
@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyze import usage
+from analyze.usage import scan
 from bench import Result
 from bench.backlog import build_backlog
 from glass.config import load_config
@@ -56,7 +56,7 @@ def _time_json(paths: list[Path]) -> float:
 
 def _time_report(root: Path, prices: dict) -> float:
     t0 = time.perf_counter()
-    result = usage.build_report(captures_dir=root, prices=prices, by="day")
+    result = scan.build_report(captures_dir=root, prices=prices, by="day")
     elapsed = time.perf_counter() - t0
     assert result.total.requests == FILES and result.bad == 0 and result.duplicates == 0, result
     return elapsed

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import yaml
 
 from glass.contract import MEMORIES_FILE, MEMORY_KINDS, STATE_DIR
+from glass.tokens import Price  # the price of usage.prices, next to the token counts it prices
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -93,16 +94,19 @@ class AnalyzeConfig:
             out["timeout_s"] = "must be more than 0"
         return out
 
+    @property
+    def store_path(self) -> Path:
+        """`store` once resolved (`load_config` always resolves it)."""
+        if self.store is None:
+            raise ValueError("analyze.store is unresolved: build the config with load_config()")
+        return self.store
 
-@dataclass(frozen=True, kw_only=True)
-class Price:
-    """Dollars per million tokens."""
-
-    input: float
-    output: float
-    cache_write_5m: float
-    cache_write_1h: float
-    cache_read: float
+    @property
+    def state_path(self) -> Path:
+        """`state_dir` once resolved (`load_config` always resolves it)."""
+        if self.state_dir is None:
+            raise ValueError("analyze.state_dir is unresolved: build the config with load_config()")
+        return self.state_dir
 
 
 @dataclass(frozen=True, kw_only=True)

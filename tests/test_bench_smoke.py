@@ -58,6 +58,7 @@ def test_quick_capture_bench_prints_its_ratios(tmp_path):
             ],
         ),
         ("usage", ["usage: report throughput ÷ json.loads"]),
+        ("backlog", ["analyze --once: 100 captures in 10 sessions / json.loads"]),
     ],
 )
 def test_quick_analyzer_and_usage_benches_print_their_ratios(tmp_path, name, figures):

@@ -23,6 +23,7 @@ from typing import Any
 
 import anthropic
 import httpx2
+from anthropic.types import ToolParam
 
 from analyze.backends.base import (
     INSTRUCTIONS,
@@ -31,13 +32,20 @@ from analyze.backends.base import (
     BackendError,
     Extraction,
     KnownMemory,
-    Usage,
     parse_memories,
     parse_retry_after,
     user_message,
     with_retries,
 )
 from glass.contract import ANALYZER_HEADER
+from glass.tokens import Tokens
+
+TOOL = ToolParam(
+    name=RECORD_MEMORIES_TOOL["name"],
+    description=RECORD_MEMORIES_TOOL["description"],
+    input_schema=RECORD_MEMORIES_TOOL["input_schema"],
+)
+"""`RECORD_MEMORIES_TOOL` as the SDK's typed parameter."""
 
 log = logging.getLogger("glass.analyze")
 
@@ -124,7 +132,7 @@ class AnthropicBackend:
                 system=[
                     {"type": "text", "text": INSTRUCTIONS, "cache_control": {"type": "ephemeral"}}
                 ],
-                tools=[RECORD_MEMORIES_TOOL],
+                tools=[TOOL],
                 tool_choice={"type": "tool", "name": TOOL_NAME},
                 messages=[{"role": "user", "content": user_message(digest, known)}],
             )
@@ -191,20 +199,15 @@ def status_error(e: anthropic.APIStatusError) -> BackendError:
     return BackendError(message=message, status=status)
 
 
-def usage_of(usage: Any) -> Usage:
-    """The SDK's Usage as ours; missing cache counts are 0."""
-    return Usage(
-        input_tokens=usage.input_tokens or 0,
-        cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-        cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-        output_tokens=usage.output_tokens or 0,
-    )
+def usage_of(usage: Any) -> Tokens:
+    """The SDK's Usage object as Tokens (its JSON form, the split of cache writes included)."""
+    return Tokens.from_usage(usage.model_dump(mode="json") if usage is not None else None)
 
 
 def _body_text(e: anthropic.APIStatusError) -> str:
     try:
         return e.response.text[:300] or e.message
-    except Exception:  # a streamed or unread body
+    except httpx2.StreamError:  # a streamed or unread body
         return e.message
 
 

@@ -16,10 +16,11 @@ import email.utils
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from glass.contract import MEMORY_KINDS
+from glass.tokens import ZERO, Tokens
 
 KINDS = MEMORY_KINDS
 TOOL_NAME = "record_memories"
@@ -95,17 +96,9 @@ class Candidate:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Usage:
-    input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    output_tokens: int = 0
-
-
-@dataclass(frozen=True, kw_only=True)
 class Extraction:
     memories: list[Candidate]
-    usage: Usage
+    usage: Tokens
     model: str
     cost_usd: float | None = None
     """Set when the backend reports a cost itself (the CLI does)."""
@@ -121,7 +114,7 @@ class BackendError(Exception):
     too_large: bool = False
     status: int | None = None
     retry_after: float | None = None
-    usage: Usage = field(default_factory=Usage)
+    usage: Tokens = ZERO
 
     def __str__(self) -> str:
         return self.message
@@ -183,10 +176,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-T = TypeVar("T")
-
-
-def with_retries(
+def with_retries[T](
     call: Callable[[], T],
     *,
     retries: int,

@@ -41,12 +41,12 @@ from analyze.backends.base import (
     BackendError,
     Extraction,
     KnownMemory,
-    Usage,
     parse_memories,
     user_message,
     with_retries,
 )
 from glass.contract import ANALYZER_HEADER
+from glass.tokens import Tokens
 
 log = logging.getLogger("glass.analyze")
 
@@ -131,7 +131,7 @@ class ClaudeCliBackend:
         result = parse_result(stdout)
         if result is None:
             raise _failure(f"claude -p exited with {returncode}: {_tail(stderr or stdout)}")
-        usage = usage_of(result.get("usage"))
+        usage = Tokens.from_usage(result.get("usage"))
         if result.get("is_error") or returncode != 0:
             raise result_error(result, returncode=returncode, usage=usage)
         return Extraction(
@@ -166,7 +166,7 @@ class ClaudeCliBackend:
             ) from None
         return stdout, stderr, proc.returncode
 
-    def _memories(self, result: dict[str, Any], usage: Usage) -> list[Any]:
+    def _memories(self, result: dict[str, Any], usage: Tokens) -> list[Any]:
         text = result.get("result")
         data = find_json_object(text) if isinstance(text, str) else None
         if data is None:
@@ -261,7 +261,7 @@ def _objects_in(text: str) -> list[dict[str, Any]]:
     return out
 
 
-def result_error(result: dict[str, Any], *, returncode: int, usage: Usage) -> BackendError:
+def result_error(result: dict[str, Any], *, returncode: int, usage: Tokens) -> BackendError:
     """A failed run's result as a BackendError, classified for retries."""
     status = result.get("api_error_status")
     status = status if isinstance(status, int) else None
@@ -283,21 +283,6 @@ def result_error(result: dict[str, Any], *, returncode: int, usage: Usage) -> Ba
 def _failure(message: str) -> BackendError:
     """An error without an HTTP status: retryable when the wording says so."""
     return BackendError(message=message, retryable=bool(RETRYABLE_WORDING.search(message)))
-
-
-def usage_of(usage: Any) -> Usage:
-    if not isinstance(usage, dict):
-        return Usage()
-    return Usage(
-        input_tokens=_int(usage.get("input_tokens")),
-        cache_creation_input_tokens=_int(usage.get("cache_creation_input_tokens")),
-        cache_read_input_tokens=_int(usage.get("cache_read_input_tokens")),
-        output_tokens=_int(usage.get("output_tokens")),
-    )
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _number(value: Any) -> float | None:

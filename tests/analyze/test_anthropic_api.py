@@ -28,9 +28,9 @@ from analyze.backends.base import (
     BackendError,
     Candidate,
     KnownMemory,
-    Usage,
 )
 from glass.contract import ANALYZER_HEADER
+from glass.tokens import Tokens
 from tests.standin import ForcedToolResponder, Reply, Scripted, StandIn
 
 MODEL = "claude-haiku-5-5"
@@ -106,7 +106,7 @@ def test_request_has_the_contract_shape_and_answer_is_parsed(api, waits):
     result = extract(backend)
 
     assert result.memories == EXPECTED
-    assert result.usage == Usage(**USAGE)
+    assert result.usage == Tokens.from_usage(USAGE)
     assert (result.model, result.attempts, result.cost_usd) == (MODEL, 1, None)
     (request,) = api.requests
     body = request.body
@@ -140,7 +140,7 @@ def test_missing_cache_counts_are_zero(api, waits):
 
     result = extract(make_backend(api, waits))
 
-    assert result.usage == Usage(input_tokens=10, output_tokens=3)
+    assert result.usage == Tokens(input=10, output=3)
 
 
 def test_malformed_entries_are_dropped(api, waits):
@@ -173,7 +173,7 @@ def test_tool_input_without_memories_list_is_an_error_with_usage(api, waits):
 
     assert "memories" in caught.value.message
     assert not caught.value.retryable
-    assert caught.value.usage == Usage(**USAGE)
+    assert caught.value.usage == Tokens.from_usage(USAGE)
     assert len(api.requests) == 1
 
 
@@ -185,7 +185,7 @@ def test_answer_without_tool_use_is_an_error(api, waits):
 
     assert TOOL_NAME in caught.value.message
     assert not caught.value.retryable and not caught.value.too_large
-    assert caught.value.usage == Usage(**USAGE)
+    assert caught.value.usage == Tokens.from_usage(USAGE)
     assert waits == []
 
 

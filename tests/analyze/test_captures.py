@@ -114,3 +114,155 @@ def test_response_message_and_header_lookup():
     assert captures.response_message(doc) == {"type": "message", "content": []}
     assert captures.response_message({**GOOD, "response": {"body": {"input_tokens": 3}}}) is None
     assert captures.header(doc, "x-claude-code-session-id") == "abc"
+
+
+# -- shapes: every wrong one is a BadCapture, every accepted one is safe to read --------------
+
+DEEP = json.loads("[" * 500 + "]" * 500)
+"""Deep enough to exhaust the digest's recursion if the reader let it through."""
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda d: d["request"].update(metadata=["not", "an", "object"]), "'request.metadata'"),
+        (lambda d: d["request"].update(messages={"0": "x"}), "'request.messages' is not a list"),
+        (lambda d: d["request"].update(messages=["hi"]), "'request.messages[0]' is not an object"),
+        (
+            lambda d: d["request"].update(messages=[{"role": "user", "content": 7}]),
+            "'request.messages[0].content' is neither a string nor a list of blocks",
+        ),
+        (
+            lambda d: d["request"].update(
+                messages=[{"role": "user", "content": [{"type": "text", "text": ["x"]}]}]
+            ),
+            "'request.messages[0].content[0].text' is not a string",
+        ),
+        (lambda d: d["request"].update(system=[{"text": 1}]), "'request.system[0].text'"),
+        (lambda d: d["request"].update(system=3), "'request.system'"),
+        (lambda d: d["headers"].update({"X-Claude-Code-Session-Id": ["s"]}), "'headers.X-Claude"),
+        (lambda d: d.update(response={"status": 200, "body": "text"}), "'response.body'"),
+        (
+            lambda d: d.update(response={"status": 200, "body": {"content": [1]}}),
+            "'response.body.content[0]' is neither a block object nor a string",
+        ),
+        (
+            lambda d: d["request"].update(
+                messages=[{"role": "assistant", "content": [{"type": "tool_use", "input": DEEP}]}]
+            ),
+            "'request.messages[0].content[0]' is nested deeper than 64 levels",
+        ),
+    ],
+)
+def test_wrong_shapes_inside_an_exchange_are_bad_captures(change, reason):
+    doc = json.loads(json.dumps(GOOD))
+    change(doc)
+    with pytest.raises(captures.BadCapture) as caught:
+        captures.check_shape(doc)
+    assert str(caught.value).startswith("wrong shape: ") and reason in str(caught.value)
+
+
+def _mutations(value, path=()):
+    """Every (path, container) position inside a JSON value."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield (*path, key)
+            yield from _mutations(inner, (*path, key))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield (*path, i)
+            yield from _mutations(inner, (*path, i))
+
+
+ODD_VALUES = (
+    None,
+    0,
+    -1,
+    1.5,
+    True,
+    "",
+    "text",
+    [],
+    [1, "x", None],
+    {},
+    {"type": 3, "text": 4},
+    DEEP,
+    {"a": DEEP},
+)
+
+
+def test_a_capture_the_reader_accepts_never_breaks_the_analyzer_or_the_report():
+    """Mutated corpus captures: either BadCapture, or every reader of a capture copes.
+
+    A crash past `check_shape` would be a bug that the analyzer (rightly) does
+    not quarantine; this walks many odd shapes to show there is no such path.
+    """
+    import random
+
+    from analyze import conversation, digest
+    from analyze.captures import CaptureRef
+    from analyze.usage.prices import Pricer
+    from analyze.usage.scan import _Scan
+    from tests import corpus
+
+    rng = random.Random(7)
+    docs = [corpus.to_capture(p) for p in list(corpus.trace_pairs(corpus.SESSION_2X))[:4]]
+    docs += [corpus.to_capture(p) for p in list(corpus.trace_pairs(corpus.SESSION_64))[:6]]
+    accepted = rejected = 0
+    for n in range(3000):
+        doc = json.loads(json.dumps(rng.choice(docs)))
+        positions = list(_mutations(doc))
+        for _ in range(rng.randint(1, 3)):
+            *parents, last = rng.choice(positions)
+            target = doc
+            try:
+                for step in parents:
+                    target = target[step]
+                target[last]  # still there (not replaced by an earlier mutation)?
+                target[last] = rng.choice(ODD_VALUES)
+            except (KeyError, IndexError, TypeError):
+                continue  # an earlier mutation replaced a parent
+        try:
+            captures.check_shape(doc)
+        except captures.BadCapture:
+            rejected += 1
+            continue
+        accepted += 1
+        ref = CaptureRef(fspath="x", rel=f"d/{n}", day="2026-11-21", number=n, endpoint="messages")
+        digest.reduce(ref, doc, seen_for=lambda sid: _Seen(), max_chars=200)
+        conversation.session_id(doc), conversation.project(doc), conversation.model(doc)
+        _Scan(by="session", pricer=Pricer({})).add_capture(
+            doc, day="2026-11-21", endpoint="messages", size=1
+        )
+    assert accepted > 500 and rejected > 500, (accepted, rejected)
+
+
+class _Seen(set):
+    prefix = None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"t": "\\ud800 lone surrogate"}',  # orjson refuses it, the json module takes it
+        '{"n": [1.5, -0.0, 1e308, 9223372036854775807, -9223372036854775808]}',
+        '{"ü": "Grüße, \u00fc", "nested": [{"a": [true, false, null]}]}',
+    ],
+)
+def test_documents_the_json_module_accepts_parse_the_same(text):
+    assert captures.parse(text.encode()) == json.loads(text)
+    assert repr(captures.parse(text.encode())) == repr(json.loads(text))
+
+
+def test_nan_is_accepted_as_the_json_module_does_and_huge_integers_become_floats():
+    assert repr(captures.parse(b'{"n": NaN}')) == repr(json.loads('{"n": NaN}'))
+    assert captures.parse(b'{"big": 123456789012345678901234567890}') == {
+        "big": 1.2345678901234568e29
+    }
+
+
+def test_utf16_and_nesting_fall_back_to_the_json_module_and_its_reasons():
+    doc = {"captured_at": "x", "url": "u", "request": {}}
+    assert captures.parse(json.dumps(doc).encode("utf-16")) == doc
+    with pytest.raises(captures.BadCapture, match="nested too deeply"):
+        captures.parse(b"[" * 100_000 + b"]" * 100_000)

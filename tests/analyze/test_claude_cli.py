@@ -30,7 +30,6 @@ from analyze.backends.base import (
     BackendError,
     Candidate,
     KnownMemory,
-    Usage,
 )
 from analyze.backends.claude_cli import (
     ClaudeCliBackend,
@@ -41,6 +40,7 @@ from analyze.backends.claude_cli import (
     result_error,
 )
 from glass.contract import ANALYZER_HEADER
+from glass.tokens import Tokens
 from tests.proxy import require_claude
 from tests.standin import Recorded, Reply, Scripted, StandIn
 
@@ -169,7 +169,7 @@ def test_cli_extracts_memories_through_the_stand_in(claude, api, env, waits):
     result = backend.extract(digest=DIGEST, known=KNOWN)
 
     assert result.memories == EXPECTED
-    assert result.usage == Usage(**USAGE)
+    assert result.usage == Tokens.from_usage(USAGE)
     assert result.model == MODEL
     assert result.attempts == 1
     assert result.cost_usd is not None and result.cost_usd >= 0
@@ -374,7 +374,7 @@ def test_build_prompt_has_instructions_rule_schema_and_message():
 def test_result_errors_are_classified(status, text, retryable, too_large):
     result = {"type": "result", "is_error": True, "api_error_status": status, "result": text}
 
-    error = result_error(result, returncode=1, usage=Usage())
+    error = result_error(result, returncode=1, usage=Tokens())
 
     assert (error.retryable, error.too_large, error.status) == (retryable, too_large, status)
     assert text in error.message

@@ -386,7 +386,7 @@ def test_an_answer_that_is_not_a_message_fails_the_batch_not_the_analyzer(
         config = write_config(tmp_path, base_url=api.url, batch_size=1, max_retries=0)
         done = analyze(config, "--once")
         assert "Traceback" not in done.stderr, done.stderr
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 1, done.stderr  # captures failed in this run
         states = ledger_states(captures / ".analyze")
         assert {s for s, _ in states.values()} == {"failed"}, states
         assert all(reason for _, reason in states.values())

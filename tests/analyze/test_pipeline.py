@@ -9,11 +9,13 @@ import os
 import re
 import time
 
-from analyze.backends.base import BackendError, Candidate, Extraction, Usage
+from analyze import digest
+from analyze.backends.base import BackendError, Candidate, Extraction
 from analyze.ledger import Ledger
 from analyze.pipeline import Analyzer
 from analyze.watch import run_once
 from glass.config import AnalyzeConfig, CaptureConfig, Config
+from glass.tokens import Tokens
 from tests import corpus
 
 
@@ -36,9 +38,7 @@ class ScriptedModel:
         rels = re.findall(r"^### (\S+)", digest, re.M)
         return Extraction(
             memories=[Candidate(text=f"Capture {rel} was seen.", kind="fact") for rel in rels],
-            usage=Usage(
-                input_tokens=len(digest) // 4, cache_read_input_tokens=100, output_tokens=7
-            ),
+            usage=Tokens(input=len(digest) // 4, cache_read=100, output=7),
             model=self.model,
         )
 
@@ -303,7 +303,7 @@ def test_a_capture_analysed_before_its_response_is_read_again_when_it_comes(tmp_
     assert ledger.revisable() == {} and ledger.counts()["processed"] == 1
 
 
-def test_a_capture_with_odd_types_inside_is_quarantined_not_fatal(tmp_path):
+def test_a_capture_with_odd_types_inside_is_quarantined_with_the_reason(tmp_path):
     cfg = config(tmp_path)
     main_capture(cfg.capture.dir, 1, "good one")
     odd = main_capture(cfg.capture.dir, 2, "odd one")
@@ -311,10 +311,49 @@ def test_a_capture_with_odd_types_inside_is_quarantined_not_fatal(tmp_path):
     doc["headers"] = {}
     doc["request"]["metadata"] = "not an object"  # valid JSON, valid top-level shape
     odd.write_text(json.dumps(doc))
+    os.utime(odd, (time.time() - 60,) * 2)  # settled: not a file still being written
     analyzer = run(cfg, ScriptedModel())
     reasons = dict(Ledger.open_readonly(cfg.analyze.state_dir).problems("quarantined"))
-    assert reasons["2026-11-21/002_100000_messages.json"].startswith("wrong shape: AttributeError")
+    assert reasons["2026-11-21/002_100000_messages.json"] == (
+        "wrong shape: 'request.metadata' is not an object"
+    )
     assert analyzer.stats.processed == 1 and len(store_lines(cfg)) == 1
+    assert analyzer.stats.errors == 0
+
+
+def test_a_bug_is_not_quarantined_but_logged_and_retried_at_the_next_start(
+    tmp_path, monkeypatch, caplog
+):
+    cfg = config(tmp_path)
+    main_capture(cfg.capture.dir, 1, "first")
+    main_capture(cfg.capture.dir, 2, "second")
+    real_reduce = digest.reduce
+
+    def buggy(ref, doc, **kw):
+        if ref.number == 2:
+            return {}["a regression in digest.py"]  # KeyError, like a real slip
+        return real_reduce(ref, doc, **kw)
+
+    monkeypatch.setattr(digest, "reduce", buggy)
+    analyzer = run(cfg, ScriptedModel())
+    ledger = Ledger.open_readonly(cfg.analyze.state_dir)
+    assert ledger.counts() == {"processed": 1, "quarantined": 0, "failed": 0}
+    assert ledger.state_of("2026-11-21/002_100000_messages.json") is None  # not marked
+    ledger.close()
+    assert (
+        analyzer.stats.errors == 1
+        and "0 failed, 1 error: see the tracebacks above)" in analyzer.stats.summary()
+    )
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "2026-11-21/002_100000_messages.json" in record.getMessage()
+    assert record.exc_info is not None and record.exc_info[0] is KeyError  # the traceback
+
+    monkeypatch.setattr(digest, "reduce", real_reduce)  # the bug is fixed
+    again = run(cfg, ScriptedModel())
+    assert again.stats.processed == 1 and again.stats.errors == 0
+    ledger = Ledger.open_readonly(cfg.analyze.state_dir)
+    assert ledger.state_of("2026-11-21/002_100000_messages.json") == "processed"
+    assert len(store_lines(cfg)) == 2
 
 
 def test_a_single_block_too_large_for_the_api_fails_instead_of_looping(tmp_path):
@@ -361,7 +400,7 @@ def test_token_accounting_on_the_recorded_sessions(tmp_path):
     ledger = Ledger.open_readonly(cfg.analyze.state_dir)
     calls = list(ledger.calls())
     assert len(calls) == len(model.calls) == analyzer.stats.calls
-    assert sum(c.input_tokens for c in calls) == expected_input == analyzer.stats.input_tokens
-    assert sum(c.cache_read_input_tokens for c in calls) == 100 * len(calls)
-    assert sum(c.output_tokens for c in calls) == 7 * len(calls) == analyzer.stats.output_tokens
+    assert sum(c.tokens.input for c in calls) == expected_input == analyzer.stats.tokens.input
+    assert sum(c.tokens.cache_read for c in calls) == 100 * len(calls)
+    assert sum(c.tokens.output for c in calls) == 7 * len(calls) == analyzer.stats.tokens.output
     assert ledger.counts()["processed"] == 64 + 7

@@ -1,4 +1,4 @@
-"""The usage report (`python -m analyze usage`) over real and crafted captures.
+"""The usage report (`python -m analyze usage`) over real and crafted captures, end to end.
 
 Expected totals over the corpus are summed here straight from the recorded
 traffic (tests/data/corpus): for a stream, input and cache counts from its
@@ -9,7 +9,6 @@ which produced the capture files the report reads.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -21,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from analyze import cli, usage
+from analyze import cli
 from analyze.ledger import Call, Ledger
-from glass.config import Price
+from glass.tokens import Price, Tokens
 from tests import corpus
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SONNET = Price(input=3.0, output=15.0, cache_write_5m=3.75, cache_write_1h=6.0, cache_read=0.3)
 HAIKU = Price(input=0.8, output=4.0, cache_write_5m=1.0, cache_write_1h=1.6, cache_read=0.08)
 PRICES_YAML = """\
@@ -262,22 +261,6 @@ def test_by_model_and_by_session(capsys, config, captures):
 # -- prices ----------------------------------------------------------------------------
 
 
-def test_find_price_matches_with_and_without_date_suffix():
-    prices = {"claude-sonnet-4": SONNET, "claude-3-5-haiku-20241022": HAIKU}
-    assert usage.find_price("claude-sonnet-4", prices) is SONNET
-    assert usage.find_price("claude-sonnet-4-20250514", prices) is SONNET
-    assert usage.find_price("claude-sonnet-4@20250514", prices) is SONNET
-    assert usage.find_price("claude-sonnet-4-2025-05-14", prices) is SONNET
-    assert usage.find_price("claude-3-5-haiku", prices) is HAIKU  # dated key, undated model
-    assert usage.find_price("claude-sonnet-4-5", prices) is None  # not a date suffix
-    assert usage.find_price("claude-opus-4-8", prices) is None
-    exact = Price(input=1, output=1, cache_write_5m=1, cache_write_1h=1, cache_read=1)
-    assert (
-        usage.find_price("claude-sonnet-4-20250514", {**prices, "claude-sonnet-4-20250514": exact})
-        is exact
-    )
-
-
 def test_unknown_model_shows_tokens_and_null_cost_with_one_warning(capsys, tmp_path):
     config = write_config(tmp_path, prices=PRICES_YAML.replace("claude-3-5-haiku", "claude-x"))
     corpus.write_session(tmp_path / "captures", corpus.SESSION_64)
@@ -498,10 +481,7 @@ def test_analyzer_spend_is_its_own_row(capsys, config, captures):
             backend="anthropic",
             model="claude-3-5-haiku-20241022",
             ok=True,
-            input_tokens=1000,
-            cache_creation_input_tokens=100,
-            cache_read_input_tokens=50,
-            output_tokens=200,
+            tokens=Tokens(input=1000, cache_write_5m=100, cache_read=50, output=200),
         )
     )
     ledger.record_call(
@@ -510,8 +490,7 @@ def test_analyzer_spend_is_its_own_row(capsys, config, captures):
             backend="claude-cli",
             model="claude-haiku-4-5",
             ok=True,
-            input_tokens=10,
-            output_tokens=20,
+            tokens=Tokens(input=10, output=20),
             cost_usd=0.5,
         )
     )
@@ -559,23 +538,6 @@ def test_an_unreadable_ledger_is_one_warning(capsys, config, captures):
 
 
 # -- the rest ----------------------------------------------------------------------------
-
-
-def test_progress_bar_on_a_terminal_for_many_files(monkeypatch, tmp_path):
-    captures = tmp_path / "captures"
-    corpus.write_session(captures, corpus.SESSION_64, limit=10)
-
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    stream = Tty()
-    monkeypatch.setattr(usage, "PROGRESS_MIN_FILES", 5)
-    result = usage.build_report(captures_dir=captures, prices={}, progress=stream)
-    assert result.files == 10 and "usage [" in stream.getvalue()
-    quiet = io.StringIO()
-    usage.build_report(captures_dir=captures, prices={}, progress=quiet)
-    assert quiet.getvalue() == ""
 
 
 def test_the_cli_runs_as_a_subprocess(tmp_path, config, captures):

@@ -1,0 +1,89 @@
+"""analyze/cli.py: exit codes, the run summary and the hints, through the real process."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from analyze import cli
+from tests.analyzer_harness import (
+    MemoryModel,
+    analyze,
+    ledger_states,
+    simple_capture,
+    status,
+    write_capture,
+    write_config,
+)
+from tests.standin import Reply, StandIn
+
+DAY = "2026-11-21"
+
+
+def test_once_exits_1_when_captures_failed_and_0_once_they_succeed(tmp_path: Path) -> None:
+    captures = tmp_path / "captures"
+    for n in range(1, 4):
+        write_capture(captures, f"{DAY}/{n:03d}_100000_messages.json", simple_capture(f"Fact {n}."))
+    down = {"on": True}
+    model = MemoryModel(fault=lambda i, r: Reply.api_error(message="down") if down["on"] else None)
+    with StandIn(model) as api:
+        config = write_config(tmp_path, base_url=api.url, batch_size=1, max_retries=0)
+        done = analyze(config, "--once")
+        assert done.returncode == 1, done.stderr
+        summary = done.stderr.strip().splitlines()[-1]
+        assert "3 files (0 processed, 0 quarantined, 3 failed)" in summary, done.stderr
+        assert {s for s, _ in ledger_states(captures / ".analyze").values()} == {"failed"}
+        down["on"] = False
+        again = analyze(config, "--once")
+        assert again.returncode == 0, again.stderr
+        assert "3 files (3 processed, 0 quarantined, 0 failed)" in again.stderr
+        # Nothing left to do is a success too.
+        assert analyze(config, "--once").returncode == 0
+
+
+def test_help_documents_the_exit_codes(capsys) -> None:
+    try:
+        cli.main(["--help"])
+    except SystemExit as e:
+        assert e.code == 0
+    out = capsys.readouterr().out
+    assert "exit codes:" in out
+    for code in ("0", "1", "2"):
+        assert f"\n  {code}  " in out
+
+
+def test_once_waits_out_a_file_still_being_written_and_says_so(tmp_path: Path) -> None:
+    captures = tmp_path / "captures"
+    good = simple_capture("The port is 8042.")
+    write_capture(captures, f"{DAY}/001_100000_messages.json", good)
+    partial = json.dumps(simple_capture("Half written."))[:40]  # a copy in progress
+    # Changed "just now" as the analyzer sees it: 5 s ahead, so that its start-up (slow on
+    # a loaded machine) cannot outlast the 10 s settle time before it reads the file.
+    written = time.time() + 5
+    write_capture(captures, f"{DAY}/002_100000_messages.json", partial.encode(), mtime=written)
+    with StandIn(MemoryModel()) as api:
+        config = write_config(tmp_path, base_url=api.url, batch_size=1)
+        started = time.monotonic()
+        done = analyze(config, "--once")
+        took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert "1 unreadable file, checked again in " in done.stderr
+    assert time.time() >= written + 10, "the run should have waited for the file to settle"
+    assert took >= 5
+    # It ends explained: the file is quarantined, nothing is left pending or in flight.
+    summary = done.stderr.strip().splitlines()[-1]
+    assert "2 files (1 processed, 1 quarantined, 0 failed)" in summary, done.stderr
+    assert "left pending" not in summary and "in flight" not in summary
+    report = status(config)
+    assert report["pending"] == 0
+    (quarantined,) = report["quarantined_files"]
+    assert quarantined["capture"] == f"{DAY}/002_100000_messages.json"
+    assert "truncated or invalid JSON" in quarantined["reason"]
+
+
+def test_the_no_memories_hint_names_the_config_in_use(tmp_path: Path) -> None:
+    config = write_config(tmp_path, base_url=None, name="other.yaml")
+    done = analyze(config, "list")
+    assert done.returncode == 0
+    assert done.stderr.strip() == f"no memories yet: run `make analyze CONFIG={config}`"

@@ -1,0 +1,55 @@
+"""analyze/usage/render.py: the cells, the JSON row and the hints, from made-up rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from analyze.usage import render
+from analyze.usage.scan import Report, Row
+from glass.tokens import Tokens
+
+
+def test_json_row_has_the_documented_keys_in_order():
+    row = Row(
+        key="2026-11-21",
+        scope="main",
+        requests=2,
+        tokens=Tokens(input=1, cache_write_5m=2, cache_write_1h=3, cache_read=4, output=5),
+        priced_usd=0.5,
+    )
+    assert list(render.row_json(row).items()) == [
+        ("key", "2026-11-21"),
+        ("scope", "main"),
+        ("requests", 2),
+        ("input_tokens", 1),
+        ("cache_creation_input_tokens", 5),
+        ("cache_read_input_tokens", 4),
+        ("output_tokens", 5),
+        ("cost_usd", 0.5),
+        ("incomplete", 0),
+    ]
+    assert render.row_json(Row(key="k", scope="side", unpriced=1))["cost_usd"] is None
+
+
+def test_money_cells():
+    assert render.money(Row(key="k", scope="main")) == "$0.00"
+    assert render.money(Row(key="k", scope="main", priced_usd=0.01234)) == "$0.0123"
+    assert render.money(Row(key="k", scope="main", priced_usd=1234.5)) == "$1,234.50"
+    assert render.money(Row(key="k", scope="main", unpriced=1)) == "?"
+    assert render.money(Row(key="k", scope="main", priced_usd=0.01, unpriced=1)) == "$0.0100+?"
+
+
+def test_notes_name_the_make_command_of_the_config_in_use():
+    report = Report(
+        by="day",
+        rows=[],
+        total=Row(key="TOTAL", scope=""),
+        captures_dir=Path("/nowhere"),
+        captures_found=False,
+        incomplete=Counter(),
+    )
+    (note,) = render.notes(
+        report, config_name="other.yaml", make=lambda t: f"make {t} CONFIG=other.yaml"
+    )
+    assert "run `make capture CONFIG=other.yaml` and `make run-claude CONFIG=other.yaml`" in note
