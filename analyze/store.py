@@ -1,15 +1,25 @@
 """The memory store (`memories.jsonl`) and the exactly-once commit protocol.
 
-The store is append-only JSON Lines, one memory per line:
+The store is append-only JSON Lines. Most lines are memories:
 
     {"id": "m_3f2a…", "text": "…", "kind": "decision", "created_at": "…",
      "session_id": "…", "project": "/home/me/app", "sources": ["2026-11-21/004_101500_messages.json"],
      "model": "claude-haiku-5-5", "supersedes": ["m_…"]}
 
 `id` is a hash of the normalized text (case, whitespace and punctuation
-ignored), so the same memory is never stored twice.
+ignored), so the same memory is never stored twice. The other lines are
+curation records, written by `python -m analyze forget|restore`:
 
-Exactly once (`commit()` and `recover()`), for memories and captures alike:
+    {"op": "forget", "id": "m_3f2a…", "at": "…"}     a tombstone: the memory is left out
+    {"op": "restore", "id": "m_3f2a…", "at": "…"}    undoes the tombstones before it
+
+A memory is *current* when it is not forgotten and no memory that is not
+forgotten supersedes it (so forgetting a wrong correction brings back what it
+replaced). `read_records()` is the one parser of the file; `MemoryStore` and
+the search index (`analyze.recall.index`) both build on it.
+
+Exactly once (`commit()`, `curate()` and `recover()`), for memories, curation
+records and captures alike:
 
 1. the ledger records a *pending commit*: the store offset and the exact
    bytes to append, plus the captures and block hashes they account for;
@@ -21,31 +31,41 @@ Exactly once (`commit()` and `recover()`), for memories and captures alike:
 A kill at any instant leaves either no pending commit (nothing or all of it
 happened) or one that `recover()` completes by redoing steps 2 and 3, which
 are idempotent. The model is never asked twice for a committed batch, and a
-memory line is never written twice.
+line is never written twice. The analyzer and a `forget` run at the same
+time take turns: every append holds `store.lock` in the state folder, first
+completes a pending commit the other left, and reads what the other appended.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from analyze import crashpoints
-from analyze.backends.base import Candidate, KnownMemory
 from analyze.ledger import Call, Ledger, PendingCommit, now
 from analyze.scrub import scrub
+
+if TYPE_CHECKING:  # the backends pull in more than the hooks and the search index may import
+    from analyze.backends.base import Candidate, KnownMemory
 
 logger = logging.getLogger("glass.analyze")
 
 _NOT_WORD = re.compile(r"[^\w\s]+")
 _SPACE = re.compile(r"\s+")
+
+FORGET: Literal["forget"] = "forget"
+RESTORE: Literal["restore"] = "restore"
+LOCK_FILE = "store.lock"
 
 
 def normalize(text: str) -> str:
@@ -86,6 +106,9 @@ class Memory:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Memory:
+        for key in ("id", "text", "kind"):
+            if not isinstance(d[key], str):
+                raise TypeError(f"{key} is not a string")
         return cls(
             id=d["id"],
             text=d["text"],
@@ -99,48 +122,195 @@ class Memory:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class Curation:
+    """A forget (tombstone) or restore record."""
+
+    op: Literal["forget", "restore"]
+    id: str
+    at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"op": self.op, "id": self.id, "at": self.at}
+
+
+Record = Memory | Curation
+
+
+def parse_record(line: bytes | str) -> Record:
+    """One store line; ValueError, KeyError or TypeError when it is not a record."""
+    d = json.loads(line)
+    if not isinstance(d, dict):
+        raise TypeError("not a JSON object")
+    if "op" not in d:
+        return Memory.from_json(d)
+    op, mid = d["op"], d["id"]
+    if op not in (FORGET, RESTORE) or not isinstance(mid, str):
+        raise ValueError(f"unknown curation record {op!r}")
+    return Curation(op=op, id=mid, at=str(d.get("at", "")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chunk:
+    """What `read_records` found from some offset on."""
+
+    records: list[Record]
+    problems: list[str]
+    end: int
+    """Offset just past the last line consumed (a torn last line is left for later)."""
+    lines: int
+    """Lines consumed."""
+
+
+def read_records(path: Path, *, start: int = 0, first_line: int = 1) -> Chunk:
+    """Records of the lines from byte `start` on; a missing file has none.
+
+    A last line without its newline is consumed only when it parses (a line
+    someone left unfinished, as by hand); otherwise it may be a write still
+    in progress, and is left for the next read.
+    """
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return Chunk(records=[], problems=[], end=0, lines=0)
+    with f:
+        f.seek(start)
+        data = f.read()
+    records: list[Record] = []
+    problems: list[str] = []
+    pos = n = 0
+    for line in _lines(data):
+        last = not line.endswith(b"\n")
+        try:
+            record = parse_record(line) if line.strip() else None
+        except (ValueError, KeyError, TypeError) as e:
+            if last:
+                break
+            problems.append(f"{path}:{first_line + n}: unreadable line skipped ({e})")
+            record = None
+        if record is not None:
+            records.append(record)
+        pos += len(line)
+        n += 1
+    return Chunk(records=records, problems=problems, end=start + pos, lines=n)
+
+
+def _lines(data: bytes) -> Iterator[bytes]:
+    """The lines of `data`, each with its b"\\n" (only \\n ends a JSON Lines line)."""
+    pos = 0
+    while pos < len(data):
+        cut = data.find(b"\n", pos)
+        end = len(data) if cut < 0 else cut + 1
+        yield data[pos:end]
+        pos = end
+
+
+def fingerprint(path: Path, end: int, *, span: int = 4096) -> str:
+    """A hash of the first and last `span` bytes before `end`: it changes when the store is
+    rewritten rather than appended to."""
+    digest = hashlib.sha256(str(end).encode())
+    try:
+        with path.open("rb") as f:
+            digest.update(f.read(min(end, span)))
+            f.seek(max(0, end - span))
+            digest.update(f.read(end - max(0, end - span)))
+    except FileNotFoundError:
+        pass
+    return digest.hexdigest()
+
+
+class UnknownMemory(Exception):
+    """Ids that name no memory in the store; the message is for the user."""
+
+
 class MemoryStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, near_duplicate_threshold: float | None = None) -> None:
         self.path = path
+        self.near_duplicate_threshold = near_duplicate_threshold
+        """None: only exact duplicates (after normalization) are dropped."""
+        self._reset()
+
+    def _reset(self) -> None:
         self.memories: list[Memory] = []
         self.ids: set[str] = set()
         self.superseded: set[str] = set()
+        self.forgotten: set[str] = set()
         self.problems: list[str] = []
+        self._by_id: dict[str, Memory] = {}
+        self._superseders: dict[str, set[str]] = {}
+        self._loaded = 0  # bytes of the file read so far
+        self._lines = 0
 
     def load(self) -> MemoryStore:
         """Read the store (call `recover()` first, so no torn commit is read)."""
-        try:
-            f = self.path.open("rb")
-        except FileNotFoundError:
-            return self
-        with f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    self._remember(Memory.from_json(json.loads(line)))
-                except (ValueError, KeyError, TypeError) as e:
-                    self.problems.append(f"{self.path}:{n}: unreadable line skipped ({e})")
+        self.refresh()
         for problem in self.problems[:5]:
             logger.warning("%s", problem)
         return self
 
+    def refresh(self) -> None:
+        """Read what was appended since the last read (another process's forget, say)."""
+        size = self.size()
+        if size < self._loaded:  # rewritten under us: start over
+            self._reset()
+        if size == self._loaded:
+            return
+        chunk = read_records(self.path, start=self._loaded, first_line=self._lines + 1)
+        for record in chunk.records:
+            self._apply(record)
+        self.problems.extend(chunk.problems)
+        self._loaded, self._lines = chunk.end, self._lines + chunk.lines
+
+    def _apply(self, record: Record) -> None:
+        if isinstance(record, Memory):
+            self._remember(record)
+        elif record.op == FORGET:
+            self._forget(record.id)
+        else:
+            self._restore(record.id)
+
     def _remember(self, memory: Memory) -> None:
         self.memories.append(memory)
         self.ids.add(memory.id)
-        self.superseded.update(memory.supersedes)
+        self._by_id.setdefault(memory.id, memory)
+        for old in memory.supersedes:
+            self._superseders.setdefault(old, set()).add(memory.id)
+        if memory.id not in self.forgotten:
+            self.superseded.update(memory.supersedes)
+
+    def _forget(self, mid: str) -> None:
+        if mid in self.forgotten:
+            return
+        self.forgotten.add(mid)
+        memory = self._by_id.get(mid)
+        for old in memory.supersedes if memory else ():
+            if not self._superseders.get(old, set()) - self.forgotten:
+                self.superseded.discard(old)
+
+    def _restore(self, mid: str) -> None:
+        if mid not in self.forgotten:
+            return
+        self.forgotten.discard(mid)
+        memory = self._by_id.get(mid)
+        self.superseded.update(memory.supersedes if memory else ())
+
+    def is_current(self, mid: str) -> bool:
+        return mid not in self.superseded and mid not in self.forgotten
 
     def current(self) -> list[Memory]:
-        """Memories no later memory supersedes, oldest first."""
-        return [m for m in self.memories if m.id not in self.superseded]
+        """Memories neither forgotten nor superseded, oldest first."""
+        return [m for m in self.memories if self.is_current(m.id)]
 
     def known_for(self, *, project: str | None, session_id: str, limit: int) -> list[KnownMemory]:
         """Current memories of the same project (else session), most recent first."""
-        out = []
+        from analyze.backends.base import KnownMemory
+
+        self.refresh()
+        out: list[KnownMemory] = []
         for m in reversed(self.memories):
             if len(out) >= limit:
                 break
-            if m.id in self.superseded:
+            if not self.is_current(m.id):
                 continue
             same = m.project == project if project else m.session_id == session_id
             if same:
@@ -212,11 +382,22 @@ class MemoryStore:
             os.close(fd)
 
 
-def encode(memories: Iterable[Memory]) -> bytes:
+def encode(records: Iterable[Record]) -> bytes:
     return b"".join(
-        json.dumps(m.to_json(), ensure_ascii=False).encode("utf-8", "backslashreplace") + b"\n"
-        for m in memories
+        json.dumps(r.to_json(), ensure_ascii=False).encode("utf-8", "backslashreplace") + b"\n"
+        for r in records
     )
+
+
+@contextmanager
+def _append_lock(ledger: Ledger) -> Iterator[None]:
+    """Hold the store for one append: the analyzer and a `forget` may run at the same time."""
+    fd = os.open(ledger.path.parent / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def commit(
@@ -240,7 +421,55 @@ def commit(
             rels, session_id=session_id, hashes=hashes, unended=unended, call=call
         )
         return
-    data = encode(memories)
+    with _append_lock(ledger):
+        _recover(ledger, store)
+        store.refresh()
+        _append_locked(
+            ledger,
+            store,
+            records=memories,
+            rels=rels,
+            session_id=session_id,
+            hashes=hashes,
+            unended=unended or {},
+            call=call,
+        )
+
+
+def curate(
+    ledger: Ledger, store: MemoryStore, *, op: Literal["forget", "restore"], ids: Sequence[str]
+) -> list[str]:
+    """Forget or restore memories, exactly once; the ids whose state changed.
+
+    Raises UnknownMemory when an id names no memory. Forgetting a forgotten
+    memory (or restoring one that is not) changes nothing and writes nothing.
+    """
+    with _append_lock(ledger):
+        _recover(ledger, store)
+        store.refresh()
+        unknown = [i for i in ids if i not in store.ids]
+        if unknown:
+            raise UnknownMemory(f"no memory with id {', '.join(unknown)} in {store.path}")
+        changing = [i for i in dict.fromkeys(ids) if (i in store.forgotten) == (op == RESTORE)]
+        if changing:
+            at = now()
+            records = [Curation(op=op, id=i, at=at) for i in changing]
+            _append_locked(ledger, store, records=records, rels=[], session_id="", hashes=[])
+    return changing
+
+
+def _append_locked(
+    ledger: Ledger,
+    store: MemoryStore,
+    *,
+    records: Sequence[Record],
+    rels: list[str],
+    session_id: str,
+    hashes: list[bytes],
+    unended: dict[str, float] | None = None,
+    call: Call | None = None,
+) -> None:
+    data = encode(records)
     if not store.ends_with_newline():  # a line someone else left unfinished
         data = b"\n" + data
     pending = PendingCommit(
@@ -259,12 +488,16 @@ def commit(
     store.write_at(pending.offset, pending.data)
     crashpoints.crash_point("after_append")
     ledger.finish_commit(pending)
-    for m in memories:
-        store._remember(m)
+    store.refresh()
 
 
 def recover(ledger: Ledger, store: MemoryStore) -> bool:
     """Complete a commit a crash interrupted, before the store is loaded."""
+    with _append_lock(ledger):
+        return _recover(ledger, store)
+
+
+def _recover(ledger: Ledger, store: MemoryStore) -> bool:
     pending = ledger.pending_commit()
     if pending is None:
         return False

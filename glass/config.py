@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import yaml
 
-from glass.contract import MEMORIES_FILE, STATE_DIR
+from glass.contract import MEMORIES_FILE, MEMORY_KINDS, STATE_DIR
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -110,11 +110,48 @@ class UsageConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecallConfig:
+    """What Claude Code gets back from the store (hooks, search), and near-duplicates."""
+
+    max_chars: int = 6_000
+    """Upper bound of the session-start block (Claude Code cuts hook output above ~10,000)."""
+    prompt_max_chars: int = 1_500
+    """Upper bound of the block a prompt adds."""
+    prompt_min_chars: int = 12
+    """Prompts shorter than this add nothing."""
+    prompt_limit: int = 3
+    """At most this many memories per prompt (0: prompts add nothing)."""
+    prompt_min_score: float = 0.0
+    """The "nothing matches well" threshold: hits scoring below it are not added."""
+    kinds: list[str] = field(default_factory=lambda: list(MEMORY_KINDS))
+    """Which kinds of memories are recalled."""
+    near_duplicate_threshold: float = 0.85
+    """Lexical similarity (0..1) from which a new memory counts as a near-duplicate."""
+
+    def problems(self) -> dict[str, str]:
+        out = {}
+        for name in ("max_chars", "prompt_max_chars"):
+            if getattr(self, name) < 1:
+                out[name] = "must be at least 1"
+        if self.prompt_max_chars > self.max_chars:
+            out["prompt_max_chars"] = "must not exceed max_chars"
+        unknown = [k for k in self.kinds if k not in MEMORY_KINDS]
+        if not self.kinds or unknown or len(set(self.kinds)) != len(self.kinds):
+            out["kinds"] = "must be a non-empty list of distinct kinds out of " + ", ".join(
+                MEMORY_KINDS
+            )
+        if not 0 < self.near_duplicate_threshold <= 1:
+            out["near_duplicate_threshold"] = "must be more than 0 and at most 1"
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     path: Path | None = None  # the file it was read from; None for built-in defaults
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
+    recall: RecallConfig = field(default_factory=RecallConfig)
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from glass.config import ConfigError, load_config
+from glass.config import ConfigError, RecallConfig, load_config
+from glass.contract import MEMORY_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +27,25 @@ def test_the_shipped_config_is_valid_and_matches_the_defaults():
     assert shipped.analyze.model == "claude-haiku-5-5" and shipped.analyze.batch_size == 10
     assert shipped.analyze.store == ROOT / "captures" / "memories.jsonl"
     assert shipped.analyze.state_dir == ROOT / "captures" / ".analyze"
+    assert shipped.recall == RecallConfig()  # config.yaml states every default
+
+
+def test_the_recall_section_reads_its_values(tmp_path):
+    cfg = load_config(
+        write(
+            tmp_path,
+            "recall:\n  max_chars: 4000\n  prompt_limit: 0\n  prompt_min_score: 2\n"
+            "  kinds: [preference, error_fix]\n  near_duplicate_threshold: 1\n",
+        )
+    )
+    assert cfg.recall == RecallConfig(
+        max_chars=4000,
+        prompt_limit=0,
+        prompt_min_score=2.0,
+        kinds=["preference", "error_fix"],
+        near_duplicate_threshold=1.0,
+    )
+    assert RecallConfig().kinds == list(MEMORY_KINDS)
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path):
@@ -70,6 +90,27 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
         ("analyze:\n  batch_size: true\n", "'analyze.batch_size' must be an integer"),
         ("usage:\n  prices:\n    m: {input: 1}\n", "missing key 'usage.prices.m.output'"),
         ("- a list\n", "the top level must be a mapping"),
+        ("recall:\n  max_chars: 0\n", "'recall.max_chars' must be at least 1"),
+        ("recall:\n  prompt_max_chars: 0\n", "'recall.prompt_max_chars' must be at least 1"),
+        (
+            "recall:\n  max_chars: 1000\n  prompt_max_chars: 1001\n",
+            "'recall.prompt_max_chars' must not exceed max_chars",
+        ),
+        ("recall:\n  prompt_limit: -1\n", "'recall.prompt_limit' must be a non-negative integer"),
+        ("recall:\n  prompt_min_score: -0.5\n", "'recall.prompt_min_score' must be a non-negative"),
+        ("recall:\n  kinds: [preference, opinion]\n", "'recall.kinds' must be a non-empty list"),
+        ("recall:\n  kinds: []\n", "'recall.kinds' must be a non-empty list of distinct kinds"),
+        ("recall:\n  kinds: [fact, fact]\n", "'recall.kinds' must be a non-empty list"),
+        ("recall:\n  kinds: fact\n", "'recall.kinds' must be a list"),
+        (
+            "recall:\n  near_duplicate_threshold: 1.5\n",
+            "'recall.near_duplicate_threshold' must be more than 0 and at most 1",
+        ),
+        (
+            "recall:\n  near_duplicate_threshold: 0\n",
+            "'recall.near_duplicate_threshold' must be more than 0 and at most 1",
+        ),
+        ("recall:\n  max_char: 10\n", "unknown key 'recall.max_char'"),
     ],
 )
 def test_bad_values_name_the_file_and_the_key(tmp_path, text, message):
