@@ -694,6 +694,8 @@ PROMPTS: list[tuple[str, str, list[str], str]] = [
     ("the redis fixture in the pytest suite is flaky", INFRA, [], "near-miss"),
     ("delete the old staging cluster with terraform destroy", INFRA + "/terraform",
      ["destructive commands such as rm -rf"], "global"),
+    ("set up a new python project with tests", "/home/dev/new-idea",
+     ["dislikes mocks in tests"], "global"),
     # -- logtail
     ("add a --limit option that stops after n matches", LOGTAIL + "/src",
      ["clap 4 derive API", "one example per option"], "direct"),
@@ -739,7 +741,6 @@ PROMPTS: list[tuple[str, str, list[str], str]] = [
     ("read the file I just saved and tell me what it does", INFRA, [], "unrelated"),
     ("can you check my spelling in this commit message?", WEB, [], "unrelated"),
     ("hello, who are you?", "/home/dev", [], "unrelated"),
-    ("set up a new python project with tests", "/home/dev/new-idea", [], "unrelated"),
 ]
 
 
