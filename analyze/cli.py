@@ -5,6 +5,7 @@ python -m analyze --once          process everything pending, then exit
 python -m analyze status [--json] pending, processed, quarantined, failed; memories; spend
 python -m analyze list [...]      the current memories
 python -m analyze usage [...]     tokens and cost read off the captures
+python -m analyze search|forget|restore|export|mcp   see analyze/recall/commands.py
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from analyze.backends import SetupError, make_backend
 from analyze.captures import iter_captures
 from analyze.ledger import AlreadyRunning, Ledger
 from analyze.pipeline import Analyzer
+from analyze.recall import commands as recall_commands
 from analyze.store import MemoryStore
 from analyze.watch import run_once, watch
 from glass.config import Config, ConfigError, load_config
@@ -55,10 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lst.add_argument("--session", help="only memories of this session (a prefix is enough)")
     lst.add_argument("--grep", metavar="TEXT", help="only memories whose text contains TEXT")
-    lst.add_argument("--all", action="store_true", help="include superseded memories")
+    lst.add_argument("--all", action="store_true", help="include superseded and forgotten ones")
     lst.add_argument("--json", action="store_true", help="one JSON object per line")
 
     usage.add_arguments(sub.add_parser("usage", parents=[common], help="token and cost report"))
+    recall_commands.add_parsers(sub, common)
     return parser
 
 
@@ -75,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_list(cfg, args)
     if args.command == "usage":
         return usage.run(args, cfg)
+    if args.command in recall_commands.COMMANDS:
+        return recall_commands.run(args, cfg)
     return cmd_run(cfg, once=args.once)
 
 
@@ -198,7 +203,8 @@ def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
     ]
     if args.json:
         for m in shown:
-            print(json.dumps(m.to_json(), ensure_ascii=False))
+            forgotten = {"forgotten": True} if m.id in store.forgotten else {}
+            print(json.dumps(m.to_json() | forgotten, ensure_ascii=False))
         return 0
     if not shown:
         print(
@@ -206,7 +212,8 @@ def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
         )
         return 0
     for m in shown:
-        flag = " (superseded)" if m.id in store.superseded else ""
+        flag = " (forgotten)" if m.id in store.forgotten else ""
+        flag = flag or (" (superseded)" if m.id in store.superseded else "")
         print(f"{m.created_at[:10]}  {m.kind:<10}  {m.text}{flag}")
         print(
             f"{'':12}{m.id}  session {m.session_id[:12]}  from {', '.join(m.sources[:3])}"

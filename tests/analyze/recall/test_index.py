@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import subprocess
 import sys
@@ -68,9 +67,7 @@ def test_ranking_on_a_fixed_set(jsonl):
         # three words beat two; the stopwords "how do I the" count for nothing
         assert texts(hits)[:2] == [MEMORIES[0][0], MEMORIES[4][0]]
         assert hits[0].score > hits[1].score > 0
-        assert hits[0].snippet == (
-            "We [run] database [migrations] with [alembic], never by hand."
-        )
+        assert hits[0].snippet == ("We [run] database [migrations] with [alembic], never by hand.")
         assert set(texts(ix.search("pytest"))) == {MEMORIES[1][0], MEMORIES[2][0]}
         assert texts(ix.search("pytest fixtures"))[0] == MEMORIES[1][0]
         assert ix.search("kubernetes") == []
