@@ -68,6 +68,10 @@ analyze-once: install
 memories: install
 	@$(PY) -m analyze --config "$(CONFIG)" list $(ARGS)
 
+search: install
+	@$(if $(Q),,echo 'usage: make search Q="words" [ARGS="--kind decision --project DIR --json"]'; exit 2;) \
+	$(PY) -m analyze --config "$(CONFIG)" search $(ARGS) -- "$(Q)"
+
 status: install
 	@$(PY) -m analyze --config "$(CONFIG)" status $(ARGS)
 

@@ -118,7 +118,9 @@ class Analyzer:
         except BaseException:
             self.ledger.close()
             raise
-        self.store = store.MemoryStore(self.cfg.store)
+        self.store = store.MemoryStore(
+            self.cfg.store, near_duplicate_threshold=cfg.recall.near_duplicate_threshold
+        )
         store.recover(self.ledger, self.store)
         self.store.load()
         # Failed captures are retried once per start: only now are they pending again.

@@ -53,7 +53,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from analyze import crashpoints
 from analyze.ledger import Call, Ledger, PendingCommit, now
-from analyze.scrub import scrub
 
 if TYPE_CHECKING:  # the backends pull in more than the hooks and the search index may import
     from analyze.backends.base import Candidate, KnownMemory
@@ -326,30 +325,60 @@ class MemoryStore:
         sources: Sequence[str],
         model: str,
     ) -> list[Memory]:
-        """Scrubbed, deduplicated memories for candidates the model proposed."""
+        """Scrubbed, deduplicated memories for candidates the model proposed.
+
+        With a `near_duplicate_threshold`, a candidate as similar as that to a
+        current memory of the same project (else session), an earlier candidate
+        of this batch included, supersedes it: the newer wording wins, whether
+        batches fall one way or another. One as similar to a forgotten memory is
+        dropped: what the user forgot stays forgotten, reworded or not.
+        """
+        from analyze.scrub import scrub  # the analyzer's: the index and the hooks never write
+
+        self.refresh()
         out: list[Memory] = []
         taken = set(self.ids)
         created = now()
+        near = self._near_duplicates(project=project, session_id=session_id)
         for c in candidates:
             text = scrub(c.text)
             mid = memory_id(text)
             if mid in taken or not normalize(text):
                 continue
+            supersedes = [s for s in c.supersedes if s in self.ids and s != mid]
+            if near is not None:
+                similar = near(normalize(text))
+                if any(i in self.forgotten for i in similar):
+                    continue
+                supersedes += [i for i in similar if i not in supersedes]
+                near.drop(similar)
             taken.add(mid)
-            out.append(
-                Memory(
-                    id=mid,
-                    text=text,
-                    kind=c.kind,
-                    created_at=created,
-                    session_id=session_id,
-                    project=project,
-                    sources=tuple(sources),
-                    model=model,
-                    supersedes=tuple(s for s in c.supersedes if s in self.ids and s != mid),
-                )
+            memory = Memory(
+                id=mid,
+                text=text,
+                kind=c.kind,
+                created_at=created,
+                session_id=session_id,
+                project=project,
+                sources=tuple(sources),
+                model=model,
+                supersedes=tuple(supersedes),
             )
+            out.append(memory)
+            if near is not None:
+                near.add(memory)
         return out
+
+    def _near_duplicates(self, *, project: str | None, session_id: str) -> _NearDuplicates | None:
+        if self.near_duplicate_threshold is None:
+            return None
+        peers = [
+            m
+            for m in self.memories
+            if (m.project == project if project else m.session_id == session_id)
+            and (m.id in self.forgotten or self.is_current(m.id))
+        ]
+        return _NearDuplicates(peers, threshold=self.near_duplicate_threshold)
 
     # -- low-level writing (driven by commit/recover) ------------------------------
 
@@ -380,6 +409,36 @@ class MemoryStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+class _NearDuplicates:
+    """The memories a text is a near-duplicate of: rapidfuzz's token_set_ratio of the
+    normalized texts, as a fraction, at least `threshold`."""
+
+    def __init__(self, memories: Iterable[Memory], *, threshold: float) -> None:
+        self.cutoff = threshold * 100
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        for m in memories:
+            self.add(m)
+
+    def add(self, memory: Memory) -> None:
+        self.ids.append(memory.id)
+        self.texts.append(normalize(memory.text))
+
+    def drop(self, ids: Iterable[str]) -> None:
+        """Superseded now: no longer near-duplicates of anything."""
+        gone = set(ids)
+        kept = [(i, t) for i, t in zip(self.ids, self.texts, strict=True) if i not in gone]
+        self.ids, self.texts = [i for i, _ in kept], [t for _, t in kept]
+
+    def __call__(self, text: str) -> list[str]:
+        from rapidfuzz import fuzz, process  # the analyzer's, not the hooks' import
+
+        hits = process.extract(
+            text, self.texts, scorer=fuzz.token_set_ratio, score_cutoff=self.cutoff, limit=None
+        )
+        return [self.ids[n] for _, _, n in sorted(hits, key=lambda h: h[2])]
 
 
 def encode(records: Iterable[Record]) -> bytes:

@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyze.store import FORGET, Memory, fingerprint, read_records
+from analyze.store import FORGET, Memory, Record, fingerprint, read_records
 
 FILE = "recall.sqlite3"
 VERSION = 1
@@ -232,12 +232,14 @@ class MemoryIndex:
         *,
         projects: Sequence[str | None] | None = None,
         kinds: Sequence[str] | None = None,
+        limit: int | None = None,
     ) -> list[Memory]:
-        """Current memories, newest first."""
+        """Current memories, newest first (at most `limit`)."""
         where, params = _filters(projects=projects, kinds=kinds)
         rows = self._query(
-            f"SELECT m.json FROM memories m WHERE m.current = 1{where} ORDER BY m.rowid DESC",
-            params,
+            f"SELECT m.json FROM memories m WHERE m.current = 1{where}"
+            " ORDER BY m.rowid DESC LIMIT ?",
+            [*params, -1 if limit is None else limit],
         )
         return [_memory(raw) for (raw,) in rows]
 
@@ -349,7 +351,7 @@ def _clear(db: sqlite3.Connection) -> None:
         db.execute(f"DELETE FROM {table}")
 
 
-def _apply(db: sqlite3.Connection, records: Sequence[Any]) -> bool:
+def _apply(db: sqlite3.Connection, records: Sequence[Record]) -> bool:
     """Apply store records in order; whether anything changed."""
     for record in records:
         if not isinstance(record, Memory):

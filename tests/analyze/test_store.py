@@ -124,3 +124,63 @@ def test_commit_after_a_foreign_unterminated_line_starts_a_new_line(parts, tmp_p
     path.write_text('{"id": "m_1", "text": "ok", "kind": "fact"}')  # no newline at the end
     store.commit(ledger, mem, rels=["a"], session_id="s", hashes=[], memories=new(mem, "Next."))
     assert [json.loads(l)["text"] for l in path.read_text().splitlines()] == ["ok", "Next."]
+
+
+# -- near-duplicates (recall.near_duplicate_threshold) ---------------------------------------
+
+
+def near_store(tmp_path, threshold=0.85):
+    ledger = Ledger(tmp_path / "state")
+    mem = store.MemoryStore(tmp_path / "memories.jsonl", near_duplicate_threshold=threshold)
+    return ledger, mem
+
+
+def test_a_near_duplicate_supersedes_the_older_memory(tmp_path):
+    ledger, mem = near_store(tmp_path)
+    (old,) = new(mem, "The user prefers tabs.", kind="preference", project="/p")
+    store.commit(ledger, mem, rels=["a"], session_id="s1", hashes=[], memories=[old])
+    (newer,) = new(mem, "User prefers tabs over spaces for indentation.", project="/p")
+    assert newer.supersedes == (old.id,)  # token_set_ratio 0.895 >= 0.85
+    store.commit(ledger, mem, rels=["b"], session_id="s1", hashes=[], memories=[newer])
+    assert [m.text for m in store.MemoryStore(mem.path).load().current()] == [newer.text]
+    ledger.close()
+
+
+def test_below_the_threshold_both_stay(tmp_path):
+    ledger, mem = near_store(tmp_path, threshold=0.9)
+    (old,) = new(mem, "The user prefers tabs.", project="/p")
+    store.commit(ledger, mem, rels=["a"], session_id="s1", hashes=[], memories=[old])
+    (newer,) = new(mem, "User prefers tabs over spaces for indentation.", project="/p")
+    assert newer.supersedes == ()  # 0.895 < 0.9
+    (unrelated,) = new(mem, "Deploys run with make deploy.", project="/p")
+    assert unrelated.supersedes == ()
+    ledger.close()
+
+
+def test_near_duplicates_count_only_within_a_project(tmp_path):
+    ledger, mem = near_store(tmp_path)
+    (old,) = new(mem, "The user prefers tabs.", project="/p")
+    store.commit(ledger, mem, rels=["a"], session_id="s1", hashes=[], memories=[old])
+    (other,) = new(mem, "User prefers tabs over spaces for indentation.", project="/q")
+    assert other.supersedes == ()
+    ledger.close()
+
+
+def test_in_one_batch_the_later_wins_too_and_forgotten_ones_stay_forgotten(tmp_path):
+    ledger, mem = near_store(tmp_path)
+    texts = ["The user prefers tabs.", "User prefers tabs over spaces.", "The user prefers tabs!!"]
+    batch = new(mem, *texts, project="/p")
+    assert [m.text for m in batch] == texts[:2]  # the third is the first, normalized
+    assert batch[1].supersedes == (batch[0].id,)
+    store.commit(ledger, mem, rels=["a"], session_id="s1", hashes=[], memories=batch)
+    assert [m.text for m in mem.current()] == [texts[1]]
+    store.curate(ledger, mem, op="forget", ids=[batch[1].id])
+    assert [m.text for m in mem.current()] == [texts[0]]  # what it superseded is back
+    assert new(mem, "User prefers tabs over spaces for indentation.", project="/p") == []
+    assert new(mem, "The user prefers tabs.", project="/p") == []  # the exact one too
+    ledger.close()
+
+
+def test_without_a_threshold_only_exact_duplicates_are_dropped(parts):
+    _, mem = parts
+    assert len(new(mem, "The user prefers tabs.", "User prefers tabs over spaces.")) == 2

@@ -14,6 +14,7 @@ import signal
 import pytest
 
 from analyze import store
+from tests.analyze.recall.fixtures import memory
 from tests.analyzer_harness import analyze, clean_env, ledger_pending, read_store, write_config
 
 PROJECT = "/work/shop"
@@ -25,25 +26,16 @@ MEMORIES = [
 ]
 
 
-def memory(text, kind, project, n=1):
-    return store.Memory(
-        id=store.memory_id(text),
-        text=text,
-        kind=kind,
-        created_at=f"2026-11-2{n}T10:00:00+01:00",
-        session_id="s1",
-        sources=("2026-11-21/001_100000_messages.json",),
-        model="m",
-        project=project,
-    )
-
-
 @pytest.fixture
 def setup(tmp_path):
     config = write_config(tmp_path, base_url=None)
     path = tmp_path / "captures" / "memories.jsonl"
     path.parent.mkdir(parents=True)
-    path.write_bytes(store.encode(memory(*m, n=i) for i, m in enumerate(MEMORIES, 1)))
+    path.write_bytes(
+        store.encode(
+            memory(*m, created_at=f"2026-11-2{i}T10:00:00+01:00") for i, m in enumerate(MEMORIES, 1)
+        )
+    )
     return config, path
 
 

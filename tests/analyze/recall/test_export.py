@@ -2,26 +2,13 @@
 
 import pytest
 
-from analyze import store
 from analyze.recall.export import END, START, ExportError, render, replace_section
-
-
-def mem(text, kind):
-    return store.Memory(
-        id=store.memory_id(text),
-        text=text,
-        kind=kind,
-        created_at="",
-        session_id="",
-        sources=(),
-        model="",
-    )
-
+from tests.analyze.recall.fixtures import memory
 
 A = [
-    mem("Use tabs.", "preference"),
-    mem("Tests use pytest.", "fact"),
-    mem("Ship on Fridays.", "decision"),
+    memory("Use tabs.", "preference"),
+    memory("Tests use pytest.", "fact"),
+    memory("Ship on Fridays.", "decision"),
 ]
 
 

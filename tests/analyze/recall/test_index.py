@@ -13,6 +13,7 @@ from analyze import store
 from analyze.ledger import Ledger
 from analyze.recall import index as index_mod
 from analyze.recall.index import FILE, MemoryIndex, fts_query, project_for
+from tests.analyze.recall.fixtures import memory
 
 MEMORIES = [
     ("We run database migrations with alembic, never by hand.", "convention", "/w/app"),
@@ -26,18 +27,7 @@ MEMORIES = [
 
 
 def line(text, kind="fact", project=None, supersedes=()):
-    record = store.Memory(
-        id=store.memory_id(text),
-        text=text,
-        kind=kind,
-        created_at="2026-12-01T10:00:00+00:00",
-        session_id="s1",
-        sources=("2026-12-01/001_100000_messages.json",),
-        model="m",
-        project=project,
-        supersedes=tuple(supersedes),
-    )
-    return store.encode([record])
+    return store.encode([memory(text, kind, project, supersedes=supersedes)])
 
 
 def write(path: Path, data: bytes, *, append=True) -> None:
@@ -102,6 +92,7 @@ def test_filters_by_project_and_kind(jsonl):
         newest_first = [m.text for m in ix.current(projects=["/w/other"])]
         assert newest_first == [MEMORIES[6][0], MEMORIES[5][0]]
         assert len(ix.current()) == len(MEMORIES)
+        assert [m.text for m in ix.current(limit=2)] == [MEMORIES[6][0], MEMORIES[5][0]]
         assert [m.kind for m in ix.current(kinds=["decision"])] == ["decision", "decision"]
         assert ix.projects() == ["/w/app", "/w/other"]
 
