@@ -423,6 +423,12 @@ def sweep(grid: dict[str, Sequence[object]], *, base: RecallConfig | None = None
     return rows
 
 
+def best(rows: list[dict], *, on: str = "tuning") -> dict | None:
+    """The row with the highest recall on `on` among those meeting the other two goals there."""
+    ok = [r for r in rows if r[on].unrelated <= 0.1 and r[on].other_project == 0]
+    return max(ok, key=lambda r: (r[on].recall, r[on].precision), default=None)
+
+
 def print_sweep(rows: list[dict]) -> None:
     names = [k for k in rows[0] if k not in ("tuning", "held-out")]
     head = "  ".join(f"{n:>18}" for n in names)
@@ -458,7 +464,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.sweep:
-        print_sweep(sweep({"prompt_min_score": [0.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]}))
+        rows = sweep({"prompt_min_score": [0.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]})
+        print_sweep(rows)
+        chosen = best(rows)
+        names = [k for k in rows[0] if k not in ("tuning", "held-out")]
+        print(
+            "chosen on the tuning half: "
+            + (", ".join(f"{n}={chosen[n]}" for n in names) if chosen else "none meets the goals")
+        )
         return 0
     for result in run(quick=args.quick):
         verdict = {True: "ok", False: "MISSED", None: "reference"}[result.met]
