@@ -41,6 +41,9 @@ BLOCK_RE: Final = re.compile(
 )
 """A marked block, with Claude Code's hook prefix if any; an unclosed one runs to the end."""
 
+MIN_LINE: Final = len("- [fact] x (m_0123456789abcdef)\n")
+"""The shortest a memory line can be, its newline included."""
+
 LINE_RE: Final = re.compile(r"^- \[([a-z_]+)\] (.*) \((m_[0-9a-f]+)\)$", re.MULTILINE)
 """One memory line of a block: kind, text, id."""
 
