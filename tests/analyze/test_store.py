@@ -123,7 +123,7 @@ def test_commit_after_a_foreign_unterminated_line_starts_a_new_line(parts, tmp_p
     path = tmp_path / "memories.jsonl"
     path.write_text('{"id": "m_1", "text": "ok", "kind": "fact"}')  # no newline at the end
     store.commit(ledger, mem, rels=["a"], session_id="s", hashes=[], memories=new(mem, "Next."))
-    assert [json.loads(l)["text"] for l in path.read_text().splitlines()] == ["ok", "Next."]
+    assert [json.loads(line)["text"] for line in path.read_text().splitlines()] == ["ok", "Next."]
 
 
 # -- near-duplicates (recall.near_duplicate_threshold) ---------------------------------------
@@ -184,3 +184,41 @@ def test_in_one_batch_the_later_wins_too_and_forgotten_ones_stay_forgotten(tmp_p
 def test_without_a_threshold_only_exact_duplicates_are_dropped(parts):
     _, mem = parts
     assert len(new(mem, "The user prefers tabs.", "User prefers tabs over spaces.")) == 2
+
+
+# -- curation: forget / restore -------------------------------------------------------------
+
+
+def test_curate_writes_each_change_once_and_refuses_unknown_ids(parts, tmp_path):
+    ledger, mem = parts
+    a, b = new(mem, "Alpha fact.", "Beta fact.")
+    store.commit(ledger, mem, rels=["x"], session_id="s1", hashes=[], memories=[a, b])
+    with pytest.raises(store.UnknownMemory, match="m_nope"):
+        store.curate(ledger, mem, op="forget", ids=[a.id, "m_nope"])
+    assert store.curate(ledger, mem, op="forget", ids=[a.id, a.id]) == [a.id]
+    assert store.curate(ledger, mem, op="forget", ids=[a.id]) == []  # already forgotten
+    assert store.curate(ledger, mem, op="restore", ids=[b.id]) == []  # never forgotten
+    lines = [json.loads(x) for x in (tmp_path / "memories.jsonl").read_text().splitlines()]
+    assert [(x["op"], x["id"]) for x in lines if "op" in x] == [("forget", a.id)]
+    reloaded = store.MemoryStore(tmp_path / "memories.jsonl").load()
+    assert reloaded.forgotten == {a.id} and [m.id for m in reloaded.current()] == [b.id]
+    assert [m.id for m in reloaded.memories] == [a.id, b.id]  # records are not memories
+    assert ledger.pending_commit() is None
+
+
+def test_a_running_analyzer_sees_another_process_forget(parts, tmp_path):
+    ledger, analyzer_view = parts
+    a, b = new(analyzer_view, "Alpha fact.", "Beta fact.", project="/p")
+    store.commit(ledger, analyzer_view, rels=["x"], session_id="s1", hashes=[], memories=[a, b])
+    other = store.MemoryStore(tmp_path / "memories.jsonl")  # the `forget` command
+    other_ledger = Ledger(tmp_path / "state")
+    store.curate(other_ledger, other, op="forget", ids=[a.id])
+    other_ledger.close()
+    known = analyzer_view.known_for(project="/p", session_id="s1", limit=10)
+    assert [k.id for k in known] == [b.id]
+    (c,) = new(analyzer_view, "Gamma fact.", project="/p")
+    store.commit(ledger, analyzer_view, rels=["y"], session_id="s1", hashes=[], memories=[c])
+    assert [m.id for m in store.MemoryStore(tmp_path / "memories.jsonl").load().current()] == [
+        b.id,
+        c.id,
+    ]
