@@ -59,8 +59,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from analyze.recall import select
+from analyze.recall import block, select
 from analyze.recall.index import MemoryIndex, project_for
 from analyze.store import memory_id
 from bench import Result
@@ -76,7 +77,6 @@ UNRELATED_GOAL = "<= 0.1"
 OTHER_PROJECT_GOAL = "<= 0"
 HOOK_PROJECT = "/home/dev/shop-api"
 SEARCH_QUERY = "alembic migration downgrade"
-_ID = re.compile(r"\((m_[0-9a-f]{16})\)\s*$", re.M)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,9 +156,11 @@ def write_store(path: Path, memories: Iterable[dict]) -> None:
 # -- quality ------------------------------------------------------------------------------
 
 
-def injected_ids(block: str) -> list[str]:
-    """The memory ids in an injected block, in order."""
-    return _ID.findall(block)
+def injected_ids(text: str) -> list[str]:
+    """The memory ids in an injected block (or a hook's JSON output), in order."""
+    if text.lstrip().startswith("{"):
+        text = json.loads(text)["hookSpecificOutput"]["additionalContext"]
+    return list(block.ids_in(text))
 
 
 def quality(
@@ -263,19 +265,19 @@ def bench_quality(tmp: Path, *, cfg: RecallConfig, subprocess_prompts: int) -> l
 def hook_agrees(index: MemoryIndex, prompts: Sequence[Prompt]) -> tuple[int, int]:
     """How many of `prompts` the real `hook prompt` subprocess answers with prompt_block's ids.
 
-    The subprocess reads the same store with the default config; the hook leaves out what
-    session start gives, so the comparison is with `already` = the session block.
+    The subprocess reads the same store with the default config, each prompt in a session
+    of its own that had no session start (so nothing is `already` given).
     """
     with tempfile.TemporaryDirectory(prefix="glass-recall-hook-") as tmp:
         config = write_config(Path(tmp), store=index.store)
         agree = 0
-        for p in prompts:
-            cfg = RecallConfig()
-            already = set(injected_ids(select.session_block(index, cwd=p.cwd, cfg=cfg)))
+        for n, p in enumerate(prompts):
             want = injected_ids(
-                select.prompt_block(index, cwd=p.cwd, prompt=p.prompt, cfg=cfg, already=already)
+                select.prompt_block(
+                    index, cwd=p.cwd, prompt=p.prompt, cfg=RecallConfig(), already=set()
+                )
             )
-            out = run_hook(config, "prompt", prompt_event(p.cwd, p.prompt))
+            out = run_hook(config, "prompt", prompt_event(p.cwd, p.prompt, session=f"agree-{n}"))
             agree += injected_ids(out) == want
     return agree, len(prompts)
 
@@ -295,10 +297,10 @@ def write_config(tmp: Path, *, store: Path) -> Path:
     return path
 
 
-def session_event(cwd: str) -> str:
+def session_event(cwd: str, *, session: str) -> str:
     return json.dumps(
         {
-            "session_id": "bench-session",
+            "session_id": session,
             "transcript_path": "/dev/null",
             "cwd": cwd,
             "hook_event_name": "SessionStart",
@@ -307,10 +309,10 @@ def session_event(cwd: str) -> str:
     )
 
 
-def prompt_event(cwd: str, prompt: str) -> str:
+def prompt_event(cwd: str, prompt: str, *, session: str) -> str:
     return json.dumps(
         {
-            "session_id": "bench-session",
+            "session_id": session,
             "transcript_path": "/dev/null",
             "cwd": cwd,
             "hook_event_name": "UserPromptSubmit",
@@ -320,7 +322,7 @@ def prompt_event(cwd: str, prompt: str) -> str:
 
 
 def hook_command(config: Path, event: str) -> list[str]:
-    return [sys.executable, "-m", "analyze", "hook", event, "--config", str(config)]
+    return [sys.executable, "-m", "analyze", "--config", str(config), "hook", event]
 
 
 def search_command(config: Path, query: str) -> list[str]:
@@ -356,25 +358,25 @@ def bench_speed(tmp: Path, *, memories: int, rounds: int) -> list[Result]:
     store = tmp / "big" / "memories.jsonl"
     write_store(store, rows)
     config = write_config(tmp / "big", store=store)
-    session_stdin = session_event(HOOK_PROJECT + "/app")
     bare = [sys.executable, "-c", "pass"]
     hook = hook_command(config, "session-start")
     search = search_command(config, SEARCH_QUERY)
 
     def has_block(out: str) -> bool:
-        return "<glass-memories>" in out and bool(injected_ids(out))
+        return bool(out.strip()) and bool(injected_ids(out))
 
     def has_hits(out: str) -> bool:
         return bool(re.search(r"\bm_[0-9a-f]{16}\b", out))
 
     # the first runs build the index and warm the page cache
-    _timed(hook, stdin=session_stdin, check=has_block)
+    cwd = HOOK_PROJECT + "/app"
+    _timed(hook, stdin=session_event(cwd, session="warm-up"), check=has_block)
     _timed(search, check=has_hits)
     _timed(bare, check=lambda out: True)
     timings = []
-    for _ in range(rounds):
+    for n in range(rounds):
         b = _timed(bare, check=lambda out: True)
-        h = _timed(hook, stdin=session_stdin, check=has_block)
+        h = _timed(hook, stdin=session_event(cwd, session=f"round-{n}"), check=has_block)
         s = _timed(search, check=has_hits)
         timings.append((b, h, s))
     bare_ms = statistics.median(t[0] for t in timings) * 1000
@@ -401,7 +403,7 @@ def bench_speed(tmp: Path, *, memories: int, rounds: int) -> list[Result]:
 # -- tuning -------------------------------------------------------------------------------
 
 
-def sweep(grid: dict[str, Sequence[object]], *, base: RecallConfig | None = None) -> list[dict]:
+def sweep(grid: dict[str, Sequence[Any]], *, base: RecallConfig | None = None) -> list[dict]:
     """Every combination of `grid` (RecallConfig field -> values) on both halves of the set."""
     base = base or RecallConfig()
     prompts = load_prompts()
