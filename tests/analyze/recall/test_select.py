@@ -26,7 +26,7 @@ THEIR_PREF = memory("The user likes answers in British English.", "preference", 
 NOWHERE = memory("The user's editor is neovim.", "preference", None)
 GONE = memory("Staging is called kestrel-7.", "fact", APP)
 ALL = [TABS, ALEMBIC, DEPLOY, FIX, FACT, ELSEWHERE, THEIR_PREF, NOWHERE, GONE, NEWER]
-CFG = RecallConfig()
+CFG = RecallConfig(prompt_min_score=0.0)  # BM25 scores of a 10-memory store are all small
 
 
 @pytest.fixture
