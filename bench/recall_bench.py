@@ -40,6 +40,7 @@ through the real `hook prompt` subprocess, which must inject the same ids.
     python -m bench recall [--quick]
     python -m bench.recall_bench [--quick]
     python -m bench.recall_bench --sweep     # the tuning table (see `sweep()`)
+    python -m bench.recall_bench --growth    # the defaults as the store grows (`growth()`)
 """
 
 from __future__ import annotations
@@ -444,6 +445,22 @@ def print_sweep(rows: list[dict]) -> None:
         )
 
 
+def growth(fractions: Sequence[float] = (0.2, 0.35, 0.5, 0.75, 1.0)) -> list[tuple[int, Quality]]:
+    """Quality as the store grows: the set's oldest memories only, with the prompts whose
+    expected memories they hold (BM25 scores, and so the threshold's effect, depend on N)."""
+    memories, prompts = load_memories(), load_prompts()
+    out = []
+    for fraction in fractions:
+        part = memories[: int(len(memories) * fraction)]
+        have = {m["id"] for m in part}
+        usable = [p for p in prompts if set(p.expected) <= have]
+        with tempfile.TemporaryDirectory(prefix="glass-recall-growth-") as tmp:
+            write_store(Path(tmp) / "memories.jsonl", part)
+            with MemoryIndex.open(store=Path(tmp) / "memories.jsonl", state_dir=Path(tmp)) as ix:
+                out.append((len(part), quality(ix, usable, cfg=RecallConfig())))
+    return out
+
+
 def run(quick: bool = False) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="glass-recall-bench-") as tmp:
         root = Path(tmp)
@@ -464,7 +481,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sweep", action="store_true", help="print the tuning table instead of the figures"
     )
+    parser.add_argument(
+        "--growth", action="store_true", help="print recall and unrelated by store size"
+    )
     args = parser.parse_args(argv)
+    if args.growth:
+        for n, q in growth():
+            print(f"{n:5} memories: recall {q.recall:.3f}, unrelated {q.unrelated:.3f}")
+        return 0
     if args.sweep:
         rows = sweep({"prompt_min_score": [0.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]})
         print_sweep(rows)
