@@ -74,6 +74,12 @@ search: install
 	@$(if $(Q),,echo 'usage: make search Q="words" [ARGS="--kind decision --project DIR --json"]'; exit 2;) \
 	$(PY) -m analyze --config "$(CONFIG)" search $(ARGS) -- "$(Q)"
 
+# Recall: Claude Code's SessionStart/UserPromptSubmit hooks (and the MCP server) for DIR.
+# DIR defaults to the folder make was started from; ARGS="remove" or "status" instead of
+# installing, ARGS="install --user" for every project, ARGS="install --no-mcp" without .mcp.json.
+hooks: install
+	@$(PY) -m analyze --config "$(abspath $(CONFIG))" hooks $(or $(ARGS),install) $(if $(findstring --user,$(ARGS)),,--project "$(or $(DIR),$(PWD),$(CURDIR))")
+
 status: install
 	@$(PY) -m analyze --config "$(CONFIG)" status $(ARGS)
 

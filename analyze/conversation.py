@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from analyze.captures import header
+from analyze.recall.block import strip_block
 
 SESSION_HEADER = "x-claude-code-session-id"
 _V1_SESSION = re.compile(r"_session_([0-9a-fA-F-]{8,})")
@@ -71,10 +72,13 @@ def _first_user_hash(request: dict[str, Any]) -> str:
 
 
 def strip_reminders(text: str) -> str:
-    """Text without Claude Code's `<system-reminder>` spans, trimmed."""
-    if "<system-reminder>" not in text:
+    """Text without Claude Code's `<system-reminder>` spans and Glass's own recall blocks
+    (`analyze.recall.block`: what the hooks injected is never read back), trimmed."""
+    if "<" not in text:
         return text.strip()
-    return _REMINDER.sub("", text).strip()
+    if "<system-reminder>" in text:
+        text = _REMINDER.sub("", text)
+    return strip_block(text).strip()
 
 
 def project(doc: dict[str, Any]) -> str | None:

@@ -10,6 +10,9 @@ out on purpose:
   whose summary restates what was already sent: nothing is sent;
 - the system prompt, tool definitions and `role: "system"` messages;
 - `<system-reminder>` blocks and spans, and thinking blocks;
+- Glass's own recall (the `<glass-memories>` block its hooks inject, see
+  analyze/recall/block.py), wherever it appears: dropped with the reminders
+  in `conversation.strip_reminders`, so a memory is never learnt back from it;
 - text Claude Code derives itself (the /compact summary resent as the first
   message of the continued conversation, local-command caveats);
 - the part of a long tool result or file content beyond `max_chars` (all

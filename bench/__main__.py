@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "analyze": "bench.analyze_bench",  # analyzer: input bytes, preprocessing speed, memory
     "usage": "bench.usage_bench",  # usage report vs json.loads
     "backlog": "bench.backlog_bench",  # analyze --once over many short sessions vs json.loads
+    "recall": "bench.recall_bench",  # hooks and search start-up vs python -c pass; recall quality
 }
 """name -> module exposing `run(quick: bool) -> list[Result]`, in running order."""
 

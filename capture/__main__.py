@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from capture import launch
 from glass.config import ConfigError, load_config
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        cfg = load_config(args.config).capture
+        config = load_config(args.config)
+        cfg = config.capture
         if args.command == "run-claude":
             launched = launch.claude_command(
                 cfg, claude=args.claude, args=extra, config=args.config
@@ -43,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
                     os.chdir(os.path.expanduser(args.dir))
                 except OSError as e:
                     raise launch.LaunchError(f"DIR={args.dir}: {e.strerror}") from None
+            assert config.analyze.state_dir is not None  # load_config fills it in
+            hint = launch.hooks_hint(
+                Path.cwd(), home=Path.home(), state_dir=config.analyze.state_dir
+            )
+            if hint:
+                print(hint, file=sys.stderr, flush=True)
             try:
                 os.execve(launched.argv[0], launched.argv, launched.env)
             except OSError as e:

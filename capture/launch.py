@@ -5,6 +5,11 @@ mitmweb) command line that loads `capture/addon.py`. `claude_command()`
 checks that the proxy answers and its CA exists, and builds the environment
 Claude Code needs to talk through it. `make_command()` spells a make command
 the way the user must type it, `CONFIG=…` included, for every hint.
+Claude Code needs to talk through it. `hooks_hint()` is the one line
+`make run-claude` prints, once per project folder, when Glass's recall hooks
+are not set up for it (read off Claude Code's settings files with
+`glass.claude_settings`; the folders already told are listed in
+`<state_dir>/run-claude-hinted`).
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from glass.claude_settings import hooks_installed
 from glass.config import DEFAULT_CONFIG, CaptureConfig
 
 ADDON = Path(__file__).resolve().parent / "addon.py"
 CA_FILE = "mitmproxy-ca-cert.pem"
 LOCAL_NO_PROXY = ("localhost", "127.0.0.1", "::1")
+HINTED_FILE = "run-claude-hinted"
 
 
 class LaunchError(Exception):
@@ -152,4 +159,33 @@ def _find_claude(claude: str | None, env: dict[str, str], *, config: str | None 
         "Claude Code (`claude`) is not on PATH; install it with "
         "`npm install -g @anthropic-ai/claude-code`, or name it: "
         f"`{make_command('run-claude', 'CLAUDE=/path/to/claude', config=config)}`"
+    )
+
+
+def hooks_hint(project: Path, *, home: Path, state_dir: Path) -> str | None:
+    """The hint that recall is not set up for `project`; None when it is, or was said before."""
+    project = project.absolute()
+    if hooks_installed(project, home=home):
+        return None
+    record = state_dir / HINTED_FILE
+    try:
+        told = record.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        told = []
+    except OSError:
+        return None  # cannot tell whether it was said: rather say nothing
+    if str(project) in told:
+        return None
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(record, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, f"{project}\n".encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        return None  # it could not be remembered: saying it on every start would nag
+    return (
+        f"Glass: memories are not recalled into sessions in {project}; "
+        f"`make hooks DIR={project}` sets that up (said once)"
     )

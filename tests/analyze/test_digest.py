@@ -254,3 +254,88 @@ def test_block_hash_ignores_cache_control_and_identifies_tool_calls_by_id():
     assert digest.block_hash("assistant", use) == digest.block_hash(
         "assistant", {**use, "input": {"a": 1}}
     )
+
+
+# -- Glass's own recall (analyze/recall/block.py) is never read back -------------------------
+
+RECALLED = (
+    "<glass-memories>\nGlass remembers from earlier sessions (kind, memory, id):\n"
+    "- [preference] The user prefers tabs over spaces. (m_0123456789abcdef)\n</glass-memories>"
+)
+
+
+def hooked_turns(where):
+    """Two turns of one conversation with the recall block where Claude Code puts hook
+    output: a `role: "system"` turn (models with mid-conversation system messages), a user
+    text block inside a system reminder (other models), a bare user text block, or appended
+    to the prompt's own text; `where=None` is the same conversation without hooks."""
+    prompt_1, prompt_2 = "Set up the linter.", "Now the formatter."
+    ctx_1 = f"SessionStart hook additional context: {RECALLED}"
+    ctx_2 = f"UserPromptSubmit hook additional context: {RECALLED}"
+
+    def user(prompt, ctx):
+        if where == "reminder":
+            return [
+                {"type": "text", "text": f"<system-reminder>\n{ctx}\n</system-reminder>"},
+                {"type": "text", "text": prompt},
+            ]
+        if where == "block":
+            return [{"type": "text", "text": ctx}, {"type": "text", "text": prompt}]
+        if where == "inline":
+            return [{"type": "text", "text": f"{prompt}\n\n{ctx}"}]
+        return [{"type": "text", "text": prompt}]
+
+    turn_1 = [{"role": "user", "content": user(prompt_1, ctx_1)}]
+    if where == "system":
+        turn_1.append({"role": "system", "content": f"{ctx_1}\n\nAvailable agent types: …"})
+    turn_2 = [
+        *turn_1,
+        {"role": "assistant", "content": [{"type": "text", "text": "Linter set up."}]},
+        {"role": "user", "content": user(prompt_2, ctx_2)},
+    ]
+    if where == "system":
+        turn_2.append({"role": "system", "content": ctx_2})
+    return [
+        capture(turn_1, [{"type": "text", "text": "Linter set up."}]),
+        capture(turn_2, [{"type": "text", "text": "Formatter set up."}]),
+    ]
+
+
+def sent(docs):
+    seen = Seen()
+    out = []
+    for n, doc in enumerate(docs, 1):
+        out += lines(digest.reduce(ref(n), doc, seen_for=seen, max_chars=2000))
+    return out
+
+
+def test_the_recall_block_is_dropped_wherever_claude_code_puts_it():
+    plain = sent(hooked_turns(None))
+    assert plain == [
+        "USER: Set up the linter.",
+        "ASSISTANT: Linter set up.",
+        "USER: Now the formatter.",
+        "ASSISTANT: Formatter set up.",
+    ]
+    for where in ("system", "reminder", "block", "inline"):
+        hooked = sent(hooked_turns(where))
+        assert hooked == plain, where
+        assert "tabs" not in "".join(hooked) and "glass-memories" not in "".join(hooked)
+
+
+def test_a_recall_block_in_a_tool_result_is_dropped_too():
+    messages = [
+        {"role": "user", "content": "Show me the hook log."},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "t1", "content": f"log\n{RECALLED}\nend"}
+            ],
+        },
+    ]
+    r = digest.reduce(ref(), capture(messages), seen_for=Seen(), max_chars=2000)
+    assert lines(r)[-1] == "TOOL_RESULT: log\n\nend"

@@ -167,3 +167,31 @@ def test_make_capture_tells_the_run_claude_command_for_its_config(tmp_path, othe
     )
     assert done.returncode == 0, done.stderr
     assert f"Glass: in another terminal run `{expected}`" in done.stderr
+
+
+def test_hooks_hint_once_per_folder_and_never_when_installed(tmp_path):
+    import json
+
+    project, home, state = tmp_path / "p", tmp_path / "home", tmp_path / "state"
+    project.mkdir()
+    hint = launch.hooks_hint(project, home=home, state_dir=state)
+    assert hint is not None and "\n" not in hint and f"make hooks DIR={project}" in hint
+    assert launch.hooks_hint(project, home=home, state_dir=state) is None  # said once
+    assert (state / launch.HINTED_FILE).stat().st_mode & 0o777 == 0o600
+    other = tmp_path / "q"
+    other.mkdir()
+    assert launch.hooks_hint(other, home=home, state_dir=state) is not None
+    # With both hooks in the user's settings, a new folder gets no hint at all.
+    command = "/x/.venv/bin/python -m analyze --config /x/config.yaml hook "
+    settings = {
+        "hooks": {
+            event: [{"hooks": [{"type": "command", "command": command + sub}]}]
+            for event, sub in (("SessionStart", "session-start"), ("UserPromptSubmit", "prompt"))
+        }
+    }
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / "settings.json").write_text(json.dumps(settings))
+    third = tmp_path / "r"
+    third.mkdir()
+    assert launch.hooks_hint(third, home=home, state_dir=state) is None
+    assert str(third) not in (state / launch.HINTED_FILE).read_text()
