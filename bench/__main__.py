@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "capture": "bench.capture_bench",  # proxy: streaming first byte, throughput vs plain mitmdump
     "analyze": "bench.analyze_bench",  # analyzer: input bytes, preprocessing speed, memory
     "usage": "bench.usage_bench",  # usage report vs json.loads
+    "hooks": "bench.hooks_bench",  # recall hooks: analyzer bytes with/without, hook start-up
 }
 """name -> module exposing `run(quick: bool) -> list[Result]`, in running order."""
 
