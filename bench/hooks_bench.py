@@ -30,7 +30,32 @@ from bench import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION_2 = ("How do we deploy with make ship again?", "And which indentation do we use?")
-WORDS = ["alembic", "migration", "deploy", "branch", "pytest", "fixture", "tabs", "spaces", "lint", "format", "docker", "compose", "staging", "cache", "redis", "queue", "worker", "timeout", "retry", "header", "token", "schema", "index", "release"]
+WORDS = [
+    "alembic",
+    "migration",
+    "deploy",
+    "branch",
+    "pytest",
+    "fixture",
+    "tabs",
+    "spaces",
+    "lint",
+    "format",
+    "docker",
+    "compose",
+    "staging",
+    "cache",
+    "redis",
+    "queue",
+    "worker",
+    "timeout",
+    "retry",
+    "header",
+    "token",
+    "schema",
+    "index",
+    "release",
+]
 
 
 def run(quick: bool) -> list[Result]:
