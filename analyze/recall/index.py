@@ -43,8 +43,8 @@ or SQL are just word separators or words. A query with no word matches
 nothing.
 
 Tables: `meta` (offset, fingerprint, version), `memories` (one row per id:
-kind, project, text, the JSON line, and a `current` flag recomputed after
-every change), `supersedes` (new -> old), `forgotten` (ids whose last
+kind, project, text, the JSON line, and a `current` flag recomputed for
+the memories each sync touches), `supersedes` (new -> old), `forgotten` (ids whose last
 curation record is a forget), `memories_fts` (FTS5, external content).
 """
 
@@ -63,7 +63,7 @@ from typing import Any
 from analyze.store import FORGET, Memory, Record, fingerprint, read_records
 
 FILE = "recall.sqlite3"
-VERSION = 1
+VERSION = 2  # of the schema: another version is rebuilt
 MAX_QUERY_WORDS = 64
 MIN_PREFIX = 2  # `a*` would match half the index
 BUSY_TIMEOUT_S = 2.0
@@ -82,6 +82,7 @@ CREATE TABLE memories (
 CREATE INDEX memories_project ON memories (project, current);
 CREATE TABLE supersedes (new TEXT NOT NULL, old TEXT NOT NULL, PRIMARY KEY (old, new))
     WITHOUT ROWID;
+CREATE INDEX supersedes_new ON supersedes (new);
 CREATE TABLE forgotten (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE VIRTUAL TABLE memories_fts USING fts5(
     text, content='memories', content_rowid='rowid',
@@ -98,6 +99,7 @@ UPDATE memories SET current = (
     )
 )
 """
+_CURRENT_ONE = _CURRENT + " WHERE id = ?"
 
 _WORD = re.compile(r"(\w+)(\*?)")
 
@@ -282,9 +284,11 @@ class MemoryIndex:
             if fresh:
                 offset = 0
             chunk = read_records(self.store, start=offset)
-            changed = _apply(db, chunk.records)
-            if changed or fresh:
+            touched = _apply(db, chunk.records)
+            if fresh:
                 db.execute(_CURRENT)
+            else:
+                db.executemany(_CURRENT_ONE, [(i,) for i in touched])
             if chunk.end != offset or fresh:
                 _set_meta(db, offset=chunk.end, fingerprint=fingerprint(self.store, chunk.end))
             db.execute("COMMIT")
@@ -351,14 +355,18 @@ def _clear(db: sqlite3.Connection) -> None:
         db.execute(f"DELETE FROM {table}")
 
 
-def _apply(db: sqlite3.Connection, records: Sequence[Record]) -> bool:
-    """Apply store records in order; whether anything changed."""
+def _apply(db: sqlite3.Connection, records: Sequence[Record]) -> set[str]:
+    """Apply store records in order; the ids whose `current` flag may have changed."""
+    touched: set[str] = set()
     for record in records:
+        touched.add(record.id)
         if not isinstance(record, Memory):
             if record.op == FORGET:
                 db.execute("INSERT OR IGNORE INTO forgotten (id) VALUES (?)", (record.id,))
             else:
                 db.execute("DELETE FROM forgotten WHERE id = ?", (record.id,))
+            olds = db.execute("SELECT old FROM supersedes WHERE new = ?", (record.id,))
+            touched.update(old for (old,) in olds)
             continue
         cursor = db.execute(
             "INSERT OR IGNORE INTO memories (id, kind, project, text, json) VALUES (?, ?, ?, ?, ?)",
@@ -379,7 +387,8 @@ def _apply(db: sqlite3.Connection, records: Sequence[Record]) -> bool:
             "INSERT OR IGNORE INTO supersedes (new, old) VALUES (?, ?)",
             [(record.id, old) for old in record.supersedes],
         )
-    return bool(records)
+        touched.update(record.supersedes)
+    return touched
 
 
 def _filters(

@@ -274,3 +274,15 @@ def test_importing_the_index_pulls_in_nothing_heavy():
     loaded = done.stdout.split()
     assert "analyze.recall.index" in loaded
     assert [m for m in loaded if any(m == h or m.startswith(h + ".") for h in heavy)] == []
+
+
+def test_an_index_of_another_schema_version_is_rebuilt(jsonl):
+    open_index(jsonl).close()
+    db = sqlite3.connect(jsonl.parent / "state" / FILE)
+    db.execute("UPDATE meta SET value = 0 WHERE key = 'version'")
+    db.execute("DELETE FROM memories")  # what an old schema would not have
+    db.commit()
+    db.close()
+    with open_index(jsonl) as ix:
+        assert len(ix.current()) == len(MEMORIES)
+        assert MEMORIES[0][0] in texts(ix.search("alembic"))
