@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "usage": "bench.usage_bench",  # usage report vs json.loads
     "backlog": "bench.backlog_bench",  # analyze --once over many short sessions vs json.loads
     "recall": "bench.recall_bench",  # hooks and search start-up vs python -c pass; recall quality
+    "hooks": "bench.hooks_bench",  # recall hooks: analyzer bytes with/without, hook start-up
 }
 """name -> module exposing `run(quick: bool) -> list[Result]`, in running order."""
 

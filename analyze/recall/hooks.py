@@ -131,6 +131,7 @@ def prune_sessions(state_dir: Path, *, now: float) -> None:
 
 def run(command: str, *, raw: bytes, config: str | None, now: float) -> str:
     """The hook's output for `command` (a key of EVENTS); raises on any problem."""
+    # Imported here, inside main()'s guard: even a broken import is logged, not shown.
     from analyze.recall import block, select
     from analyze.recall.index import MemoryIndex
     from glass.config import load_config
