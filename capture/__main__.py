@@ -14,6 +14,7 @@ from pathlib import Path
 
 from capture import launch
 from glass.config import ConfigError, load_config
+from glass.hints import make_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Glass: proxy on {where}, captures in {cfg.dir}"
         + (f", web UI on http://127.0.0.1:{cfg.web_port}" if web else "")
-        + f"\nGlass: in another terminal run `{launch.make_command('run-claude', config=args.config)}`",
+        + f"\nGlass: in another terminal run `{make_command('run-claude', config=args.config)}`",
         file=sys.stderr,
         flush=True,
     )

@@ -3,8 +3,8 @@
 `proxy_command()` turns config.yaml's `capture:` section into a mitmdump (or
 mitmweb) command line that loads `capture/addon.py`. `claude_command()`
 checks that the proxy answers and its CA exists, and builds the environment
-Claude Code needs to talk through it. `make_command()` spells a make command
-the way the user must type it, `CONFIG=…` included, for every hint.
+Claude Code needs to talk through it. Every hint names its make command
+through `glass.hints.make_command()`, `CONFIG=…` included.
 Claude Code needs to talk through it. `hooks_hint()` is the one line
 `make run-claude` prints, once per project folder, when Glass's recall hooks
 are not set up for it (read off Claude Code's settings files with
@@ -15,7 +15,6 @@ are not set up for it (read off Claude Code's settings files with
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import socket
 import sys
@@ -24,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glass.claude_settings import hooks_installed
-from glass.config import DEFAULT_CONFIG, CaptureConfig
+from glass.config import CaptureConfig
+from glass.hints import make_command
 
 ADDON = Path(__file__).resolve().parent / "addon.py"
 CA_FILE = "mitmproxy-ca-cert.pem"
@@ -34,20 +34,6 @@ HINTED_FILE = "run-claude-hinted"
 
 class LaunchError(Exception):
     """Something is missing; the message says what, and which command fixes it."""
-
-
-def make_command(target: str, *variables: str, config: str | None) -> str:
-    """`make <target> [VAR=value ...]` as the user must type it to act on `config`.
-
-    `config` is the path as given to `--config` (the Makefile passes its
-    `CONFIG` through unchanged); the default config.yaml needs no `CONFIG=`.
-    """
-    if config is not None and Path(config).absolute() != DEFAULT_CONFIG.absolute():
-        variables = (*variables, f"CONFIG={config}")
-    assigned = [
-        name + "=" + shlex.quote(value) for name, _, value in (v.partition("=") for v in variables)
-    ]
-    return " ".join(["make", target, *assigned])
 
 
 def proxy_command(cfg: CaptureConfig, *, web: bool = False, extra: Sequence[str] = ()) -> list[str]:

@@ -14,14 +14,22 @@ from pathlib import Path
 from glass.config import DEFAULT_CONFIG
 
 
-def make_command(target: str, *, config: Path | None, args: str | None = None) -> str:
-    """`make <target> [ARGS=…] [CONFIG=…]`, CONFIG only when `config` is not the default.
+def make_command(
+    target: str, *variables: str, config: str | Path | None, args: str | None = None
+) -> str:
+    """`make <target> [VAR=value …] [ARGS=…] [CONFIG=…]`, CONFIG only when `config` is not
+    the default config.yaml.
 
-    `config` is `Config.path`, the file as it was named (None: built-in defaults).
+    `variables` are `NAME=value` pairs (values are shell-quoted); `config` is
+    the file as it was named (`Config.path`, or `--config` as the Makefile
+    passes its `CONFIG` through; None: the built-in defaults).
     """
-    parts = ["make", target]
+    assigned = list(variables)
     if args:
-        parts.append(f"ARGS={shlex.quote(args)}")
-    if config is not None and Path(config) != DEFAULT_CONFIG:
-        parts.append(f"CONFIG={shlex.quote(str(config))}")
-    return " ".join(parts)
+        assigned.append(f"ARGS={args}")
+    if config is not None and Path(config).absolute() != DEFAULT_CONFIG.absolute():
+        assigned.append(f"CONFIG={config}")
+    quoted = [
+        name + "=" + shlex.quote(value) for name, _, value in (v.partition("=") for v in assigned)
+    ]
+    return " ".join(["make", target, *quoted])

@@ -442,17 +442,19 @@ class Zygote:
             text=True,
             bufsize=1,
         )
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPE
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         assert self._read() == {"ready": True}
 
     def _read(self) -> dict[str, Any]:
-        line = self.proc.stdout.readline()
+        line = self.stdout.readline()
         if not line:
             raise AssertionError(f"the zygote exited ({self.proc.wait()})")
         return json.loads(line)
 
     def _ask(self, **request: Any) -> dict[str, Any]:
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
+        self.stdin.write(json.dumps(request) + "\n")
+        self.stdin.flush()
         return self._read()
 
     def start(
@@ -465,13 +467,13 @@ class Zygote:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.stdin.close()
+            self.stdin.close()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        self.proc.stdout.close()
+        self.stdout.close()
 
     def __enter__(self) -> Zygote:
         return self
@@ -494,11 +496,11 @@ class ForkedAnalyzer:
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
+        while (code := self.poll()) is None:
+            if timeout is not None and deadline is not None and time.monotonic() > deadline:
                 raise subprocess.TimeoutExpired(f"forked analyzer {self.pid}", timeout)
             time.sleep(0.005)
-        return self.returncode
+        return code
 
     def kill(self) -> None:
         if self.returncode is None:

@@ -9,6 +9,7 @@ import pytest
 
 from capture import launch
 from glass.config import CaptureConfig
+from glass.hints import make_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,12 +113,12 @@ def test_python_m_capture_reports_a_missing_proxy_in_one_line(tmp_path):
     ],
 )
 def test_make_command_names_the_config_as_it_must_be_typed(config, expected):
-    assert launch.make_command("capture", config=config) == expected
+    assert make_command("capture", config=config) == expected
 
 
 def test_make_command_keeps_its_variables_and_puts_config_last():
     assert (
-        launch.make_command("run-claude", "CLAUDE=~/bin/claude code", config="o.yaml")
+        make_command("run-claude", "CLAUDE=~/bin/claude code", config="o.yaml")
         == "make run-claude CLAUDE='~/bin/claude code' CONFIG=o.yaml"
     )
 
