@@ -126,7 +126,7 @@ class RecallConfig:
     """Prompts shorter than this add nothing."""
     prompt_limit: int = 3
     """At most this many memories per prompt (0: prompts add nothing)."""
-    prompt_min_score: float = 10.0
+    prompt_min_score: float = 1.6
     """The "nothing matches well" threshold: hits scoring below it are not added. Tuned on the
     labelled set in tests/data/recall (`python -m bench.recall_bench --sweep`)."""
     kinds: list[str] = field(default_factory=lambda: list(MEMORY_KINDS))
