@@ -449,7 +449,7 @@ def growth(
     fractions: Sequence[float] = (0.02, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0),
 ) -> list[tuple[int, Quality]]:
     """Quality as the store grows: the set's oldest memories only, with the prompts whose
-    expected memories they hold (BM25 scores, and so the threshold's effect, depend on N)."""
+    expected memories they hold (IDF depends on N; the relevance threshold should not)."""
     memories, prompts = load_memories(), load_prompts()
     out = []
     for fraction in fractions:
