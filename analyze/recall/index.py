@@ -295,7 +295,8 @@ class MemoryIndex:
         tokenizer (temp: nothing is written to the index file, read-only callers too)."""
         db = self.db
         db.execute(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.glass_terms USING fts5(text, tokenize='{TOKENIZE}')"
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.glass_terms"
+            f" USING fts5(text, tokenize='{TOKENIZE}')"
         )
         db.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.glass_terms_v"
