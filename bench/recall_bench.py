@@ -445,9 +445,11 @@ def print_sweep(rows: list[dict]) -> None:
         )
 
 
-def growth(fractions: Sequence[float] = (0.2, 0.35, 0.5, 0.75, 1.0)) -> list[tuple[int, Quality]]:
+def growth(
+    fractions: Sequence[float] = (0.02, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0),
+) -> list[tuple[int, Quality]]:
     """Quality as the store grows: the set's oldest memories only, with the prompts whose
-    expected memories they hold (BM25 scores, and so the threshold's effect, depend on N)."""
+    expected memories they hold (IDF depends on N; the relevance threshold should not)."""
     memories, prompts = load_memories(), load_prompts()
     out = []
     for fraction in fractions:
@@ -490,7 +492,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{n:5} memories: recall {q.recall:.3f}, unrelated {q.unrelated:.3f}")
         return 0
     if args.sweep:
-        rows = sweep({"prompt_min_score": [0.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]})
+        rows = sweep(
+            {"prompt_min_score": [0.0, 0.5, 1.0, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 2.0, 2.5]}
+        )
         print_sweep(rows)
         chosen = best(rows)
         names = [k for k in rows[0] if k not in ("tuning", "held-out")]

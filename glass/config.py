@@ -126,9 +126,11 @@ class RecallConfig:
     """Prompts shorter than this add nothing."""
     prompt_limit: int = 3
     """At most this many memories per prompt (0: prompts add nothing)."""
-    prompt_min_score: float = 10.0
-    """The "nothing matches well" threshold: hits scoring below it are not added. Tuned on the
-    labelled set in tests/data/recall (`python -m bench.recall_bench --sweep`)."""
+    prompt_min_score: float = 1.6
+    """The "nothing matches well" threshold on `Hit.relevance` (0 and up: the IDF-weighted count
+    of shared words, 1 = one word only one memory has; independent of the store's size): hits
+    below it are not added. Tuned on the labelled set in tests/data/recall
+    (`python -m bench.recall_bench --sweep`)."""
     kinds: list[str] = field(default_factory=lambda: list(MEMORY_KINDS))
     """Which kinds of memories are recalled."""
     near_duplicate_threshold: float = 0.85

@@ -37,6 +37,24 @@ OR, so a long prompt still finds a memory that shares a few rare words with
 it, and a memory with more of them ranks higher; a short list of English
 stopwords is dropped from the query unless it is nothing else.
 
+Relevance (`Hit.relevance`, what `recall.prompt_min_score` thresholds): BM25
+scores are not comparable between stores (FTS5's IDF, ln((N − n + 0.5) /
+(n + 0.5)) clamped to ~1e-6, is ~0 for every word of a store of two or three
+memories), so each hit also gets a score of its own: the IDF-weighted count
+of the distinct terms the query and the memory share, in units of a word
+only one memory has,
+
+    relevance = Σ idf(t) over the shared terms t / idf(1),
+    idf(n) = ln(1 + (N − n + 0.5) / (n + 0.5))  (smoothed, never negative)
+
+where N is the number of indexed memories and n those holding t. A word
+unique to the memory counts 1, a word every memory has ~0; the same
+prompt/memory pair scores about the same in a store of 2 or of 500. Terms
+are the index's own: the texts (stopwords dropped, as from a query) go
+through a TEMP FTS5 table with the same tokenizer and are read back from
+its fts5vocab; n comes from an fts5vocab table over `memories_fts`. A prefix
+word (`migra*`) counts only where a memory has it whole.
+
 User text never reaches FTS5 syntax: every word becomes a quoted string
 (`"word"`), joined by OR; quotes, `-`, `:`, `^`, parentheses, `NEAR`, `AND`
 or SQL are just word separators or words. A query with no word matches
@@ -52,6 +70,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import sqlite3
@@ -67,8 +86,9 @@ VERSION = 2  # of the schema: another version is rebuilt
 MAX_QUERY_WORDS = 64
 MIN_PREFIX = 2  # `a*` would match half the index
 BUSY_TIMEOUT_S = 2.0
+TOKENIZE = "porter unicode61 remove_diacritics 2"
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE memories (
     rowid   INTEGER PRIMARY KEY,
@@ -86,7 +106,7 @@ CREATE INDEX supersedes_new ON supersedes (new);
 CREATE TABLE forgotten (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE VIRTUAL TABLE memories_fts USING fts5(
     text, content='memories', content_rowid='rowid',
-    tokenize='porter unicode61 remove_diacritics 2'
+    tokenize='{TOKENIZE}'
 );
 """
 
@@ -120,18 +140,40 @@ class Hit:
     """Higher is better: the negated FTS5 bm25()."""
     snippet: str
     """The text with the matched terms marked [like this]."""
+    relevance: float
+    """How well the memory matches, comparable across queries and store sizes (module doc):
+    the IDF-weighted count of shared terms, 1 = one word no other memory has; 0 and up."""
+
+
+def query_words(text: str) -> dict[str, str]:
+    """A user's words (each with its `*` or ""), stopwords dropped unless that leaves none."""
+    words: dict[str, str] = {}  # FTS5's tokenizer folds case and diacritics itself
+    for word, star in _WORD.findall(text.lower()):
+        words.setdefault(word, star if len(word) >= MIN_PREFIX else "")
+    kept = {w: s for w, s in words.items() if w not in STOPWORDS} or words
+    return dict(list(kept.items())[:MAX_QUERY_WORDS])
 
 
 def fts_query(text: str) -> str | None:
     """The FTS5 query for a user's words (OR of quoted words), None when there are none."""
-    words: dict[str, str] = {}  # FTS5's tokenizer folds case and diacritics itself
-    for word, star in _WORD.findall(text.lower()):
-        words.setdefault(word, star if len(word) >= MIN_PREFIX else "")
-    if not words:
-        return None
-    kept = {w: s for w, s in words.items() if w not in STOPWORDS} or words
-    terms = [f'"{w}"{s}' for w, s in list(kept.items())[:MAX_QUERY_WORDS]]
-    return " OR ".join(terms)
+    words = query_words(text)
+    return " OR ".join(f'"{w}"{s}' for w, s in words.items()) if words else None
+
+
+def informative(text: str) -> str:
+    """A memory's words without the stopwords a query would drop, for `relevance`."""
+    return " ".join(w for w, _ in _WORD.findall(text.lower()) if w not in STOPWORDS)
+
+
+def idf(n: int, total: int) -> float:
+    """The smoothed IDF of a term n of `total` memories hold (never negative)."""
+    return math.log(1 + (total - n + 0.5) / (n + 0.5))
+
+
+def relevance(shared: Iterable[str], *, df: dict[str, int], total: int) -> float:
+    """Σ idf of the shared terms ÷ the idf of a term one memory has (see the module doc)."""
+    unit = idf(1, total)
+    return sum(idf(df.get(t, 0), total) for t in shared) / unit if unit > 0 else 0.0
 
 
 def project_for(cwd: str, known: Iterable[str]) -> str | None:
@@ -224,10 +266,52 @@ class MemoryIndex:
             " ORDER BY bm25(memories_fts), m.rowid DESC LIMIT ?"
         )
         rows = self._query(sql, [match, *params, limit])
+        if not rows:
+            return []
+        memories = [_memory(raw) for raw, _, _ in rows]
+        scores = self._relevance(query, [m.text for m in memories])
         return [
-            Hit(memory=_memory(raw), score=float(score), snippet=snippet)
-            for raw, score, snippet in rows
+            Hit(memory=m, score=float(score), snippet=snippet, relevance=rel)
+            for m, (_, score, snippet), rel in zip(memories, rows, scores, strict=True)
         ]
+
+    def _relevance(self, query: str, texts: Sequence[str]) -> list[float]:
+        """`relevance` of each text for `query`, tokenized exactly as the index does."""
+        words = " ".join(query_words(query))
+        terms = self._terms([words, *map(informative, texts)])
+        asked, each = terms[0], terms[1:]
+        wanted = sorted(asked)
+        marks = ",".join("?" * len(wanted))
+        # self.db directly: the search just ran on it (a corrupt file was rebuilt then), and
+        # _query's rebuild would lose the TEMP tables _terms made
+        df = dict(
+            self.db.execute(f"SELECT term, doc FROM temp.glass_df WHERE term IN ({marks})", wanted)
+        )
+        ((total,),) = self.db.execute("SELECT count(*) FROM memories").fetchall()
+        return [relevance(asked & mine, df=df, total=total) for mine in each]
+
+    def _terms(self, texts: Sequence[str]) -> list[set[str]]:
+        """The distinct FTS5 terms of each text: through a TEMP table with the index's
+        tokenizer (temp: nothing is written to the index file, read-only callers too)."""
+        db = self.db
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.glass_terms"
+            f" USING fts5(text, tokenize='{TOKENIZE}')"
+        )
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.glass_terms_v"
+            " USING fts5vocab(temp, glass_terms, instance)"
+        )
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.glass_df"
+            " USING fts5vocab(main, memories_fts, row)"
+        )
+        db.execute("DELETE FROM temp.glass_terms")
+        db.executemany("INSERT INTO temp.glass_terms (rowid, text) VALUES (?, ?)", enumerate(texts))
+        out: list[set[str]] = [set() for _ in texts]
+        for doc, term in db.execute("SELECT doc, term FROM temp.glass_terms_v"):
+            out[doc].add(term)
+        return out
 
     def current(
         self,

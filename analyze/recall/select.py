@@ -1,20 +1,23 @@
 """Which memories the hooks give Claude Code: pure functions over a `MemoryIndex`.
 
-`session_block()` (SessionStart): the current memories of the session's
-project (the known project `cwd` is, or is inside: `index.project_for`),
-plus the user's preferences from every other project and from none; only
-`recall.kinds`. Ranked kind first, in `glass.contract.MEMORY_KINDS` order
-(preference, decision, convention, error_fix, fact: how the user wants to
-work and what was decided before how things are), within a kind this
-project's before other projects' preferences, then newest first; as many as
-fit `recall.max_chars` (analyze/recall/block.py drops whole lines).
+`session_block()` (SessionStart): first the current memories of the
+session's project (the known project `cwd` is, or is inside:
+`index.project_for`) and those with no project, ranked kind first in
+`glass.contract.MEMORY_KINDS` order (preference, decision, convention,
+error_fix, fact: how the user wants to work and what was decided before how
+things are), newest first within a kind; after them the user's preferences
+from every other project, newest first; only `recall.kinds`; as many as fit
+`recall.max_chars` (analyze/recall/block.py drops whole lines). So other
+projects' preferences never crowd out the project's own decisions and
+conventions.
 
-`prompt_block()` (UserPromptSubmit): the `recall.prompt_limit` best BM25
-hits for the prompt among this project's memories and those with no
-project, scoring at least `recall.prompt_min_score`, leaving out the ids
-in `already` (given at session start or by an earlier prompt), within
-`recall.prompt_max_chars`. Nothing for a prompt shorter than
-`recall.prompt_min_chars` characters.
+`prompt_block()` (UserPromptSubmit): among the `CANDIDATES` best BM25 hits
+for the prompt in this project's memories and those with no project, those
+whose `Hit.relevance` (analyze/recall/index.py: comparable across prompts
+and store sizes) is at least `recall.prompt_min_score`, leaving out the ids
+in `already` (given at session start or by an earlier prompt); the
+`recall.prompt_limit` most relevant, within `recall.prompt_max_chars`.
+Nothing for a prompt shorter than `recall.prompt_min_chars` characters.
 
 "" means: inject nothing. The hooks (analyze/recall/hooks.py) and the recall
 benchmark (bench/recall_bench.py) call these in-process.
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     from glass.config import RecallConfig
 
 PREFERENCE = "preference"
+CANDIDATES = 20
+"""How many BM25 hits a prompt's memories are chosen from (by relevance)."""
 
 
 def project_of(index: MemoryIndex, cwd: str) -> str | None:
@@ -45,15 +50,15 @@ def project_of(index: MemoryIndex, cwd: str) -> str | None:
 def session_block(index: MemoryIndex, *, cwd: str, cfg: RecallConfig) -> str:
     project = project_of(index, cwd)
     cap = most_lines(cfg.max_chars)
+    mine = [project, None] if project is not None else [None]
     own: list[Memory] = []
-    if project is not None:
-        for kind in cfg.kinds:
-            own += index.current(projects=[project], kinds=[kind], limit=cap)
-    preferences: list[Memory] = []
-    if PREFERENCE in cfg.kinds:
-        everyone = index.current(kinds=[PREFERENCE], limit=2 * cap)  # this project's among them
-        preferences = [m for m in everyone if project is None or m.project != project]
-    return block.render(rank(own, preferences), max_chars=cfg.max_chars)
+    for kind in cfg.kinds:
+        own += index.current(projects=mine, kinds=[kind], limit=cap)
+    others: list[Memory] = []
+    elsewhere = [p for p in index.projects() if p != project]
+    if PREFERENCE in cfg.kinds and elsewhere:
+        others = index.current(projects=elsewhere, kinds=[PREFERENCE], limit=cap)
+    return block.render(rank(own, others), max_chars=cfg.max_chars)
 
 
 def most_lines(max_chars: int) -> int:
@@ -63,12 +68,10 @@ def most_lines(max_chars: int) -> int:
 
 
 def rank(own: Sequence[Memory], others: Sequence[Memory]) -> list[Memory]:
-    """Kind first (MEMORY_KINDS order), then `own` before `others`, each newest first
-    (both come newest first from the index; `sorted` is stable)."""
+    """`own` kind first (MEMORY_KINDS order), then `others`; each newest first as the index
+    returns them (`sorted` is stable)."""
     order = {kind: n for n, kind in enumerate(MEMORY_KINDS)}
-    tagged = [(m, 0) for m in own] + [(m, 1) for m in others]
-    ranked = sorted(tagged, key=lambda pair: (order.get(pair[0].kind, len(order)), pair[1]))
-    return [m for m, _ in ranked]
+    return sorted(own, key=lambda m: order.get(m.kind, len(order))) + list(others)
 
 
 def prompt_block(
@@ -79,9 +82,13 @@ def prompt_block(
     project = project_of(index, cwd)
     projects = [project, None] if project is not None else [None]
     hits = index.search(
-        prompt, projects=projects, kinds=cfg.kinds, limit=cfg.prompt_limit + len(already)
+        prompt,
+        projects=projects,
+        kinds=cfg.kinds,
+        limit=max(CANDIDATES, cfg.prompt_limit) + len(already),
     )
-    chosen = [
-        h.memory for h in hits if h.score >= cfg.prompt_min_score and h.memory.id not in already
-    ]
-    return block.render(chosen[: cfg.prompt_limit], max_chars=cfg.prompt_max_chars)
+    good = [h for h in hits if h.relevance >= cfg.prompt_min_score and h.memory.id not in already]
+    good.sort(key=lambda h: -h.relevance)  # stable: BM25 order among equals
+    return block.render(
+        [h.memory for h in good[: cfg.prompt_limit]], max_chars=cfg.prompt_max_chars
+    )

@@ -89,7 +89,7 @@ def test_quality_counts_recall_unrelated_and_other_projects(tmp_path):
         ),
     ]
     try:
-        q = rb.quality(index, prompts, cfg=RecallConfig(prompt_min_score=0.0))
+        q = rb.quality(index, prompts, cfg=RecallConfig())
     finally:
         index.close()
     assert (q.recall, q.found, q.expected) == (1.0, 1, 1)

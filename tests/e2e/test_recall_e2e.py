@@ -119,10 +119,9 @@ def test_memories_come_back_and_are_not_learnt_back(start_proxy, standin, captur
         # prompt matches the decision, which UserPromptSubmit then adds.
         both = [_memory(memories[PREFERENCE]), _memory(memories[DECISION])]
         room = len(block.render(both, max_chars=10_000)) - 1
-        loop.set_recall(  # prompt_min_score 0: BM25 scores of a 2-memory store are all tiny
+        loop.set_recall(  # the default prompt_min_score: a 2-memory store gets prompt recall
             max_chars=room,
             prompt_max_chars=len(block.render(both[1:], max_chars=room)),
-            prompt_min_score=0,
         )
         before = len(standin.message_requests)
         done = loop.claude(SESSION_2, model=NO_SYSTEM_TURNS)

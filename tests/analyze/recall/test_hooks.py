@@ -47,10 +47,7 @@ def config(tmp_path: Path) -> Path:
     captures.mkdir()
     (captures / "memories.jsonl").write_bytes(store.encode([TABS, ALEMBIC, OTHER]))
     path = tmp_path / "config.yaml"
-    path.write_text(  # BM25 scores of a few memories are all below the default threshold
-        f"capture:\n  dir: {json.dumps(str(captures))}\nrecall:\n  prompt_min_score: 0\n",
-        encoding="utf-8",
-    )
+    path.write_text(f"capture:\n  dir: {json.dumps(str(captures))}\n", encoding="utf-8")
     return path
 
 

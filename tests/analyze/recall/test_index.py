@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import subprocess
 import sys
@@ -64,6 +65,26 @@ def test_ranking_on_a_fixed_set(jsonl):
         assert texts(ix.search("the alembic")) == texts(ix.search("alembic"))
         assert len(ix.search("the")) == 4  # a query of stopwords only searches them
         assert len(ix.search("alembic", limit=1)) == 1
+
+
+def test_relevance_counts_the_shared_words_in_units_of_a_word_one_memory_has(jsonl):
+    with open_index(jsonl) as ix:
+        (top, second, *_) = ix.search("how do I run the alembic migrations?")
+        # run, alembic, migration: each in 2 of the 7 memories; the stopwords count nothing
+        unit = math.log(1 + 6.5 / 1.5)  # idf of a word 1 of 7 memories has
+        assert top.relevance == pytest.approx(3 * math.log(1 + 5.5 / 2.5) / unit)
+        assert second.relevance == pytest.approx(top.relevance)  # "running" is "run"
+        # the index's own tokenizer on both sides: stems, case, diacritics
+        assert [h.relevance for h in ix.search("DEPLOYING")] == [pytest.approx(1.0)]
+        assert [h.relevance for h in ix.search("gruße")] == [pytest.approx(1.0)]
+        assert [h.relevance for h in ix.search("pnpm tests")] == [pytest.approx(1.0)] * 2
+        assert ix.search("migra*")[0].relevance == 0  # a prefix word counts only whole
+
+
+def test_the_smoothed_idf_is_never_negative():
+    assert index_mod.idf(7, 7) > 0 and index_mod.idf(0, 7) > index_mod.idf(1, 7)
+    assert index_mod.idf(1, 1) > 0
+    assert index_mod.relevance([], df={}, total=0) == 0.0
 
 
 def test_stemming_prefixes_and_diacritics(jsonl):
@@ -206,7 +227,8 @@ def test_corruption_found_by_a_query_rebuilds_the_index(jsonl):
     db.commit()
     db.close()
     with open_index(jsonl) as ix:
-        assert MEMORIES[0][0] in texts(ix.search("alembic"))
+        hits = ix.search("alembic")
+        assert MEMORIES[0][0] in texts(hits) and hits[0].relevance > 0
         assert ix.path is not None
     db = sqlite3.connect(jsonl.parent / "state" / FILE)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -218,7 +240,8 @@ def test_an_index_that_cannot_be_written_is_built_in_memory(jsonl):
     blocker.write_text("")
     with MemoryIndex.open(store=jsonl, state_dir=blocker) as ix:
         assert ix.path is None
-        assert MEMORIES[0][0] in texts(ix.search("alembic"))
+        hits = ix.search("alembic")
+        assert MEMORIES[0][0] in texts(hits) and hits[0].relevance > 0
 
 
 def test_forgotten_and_superseded_memories_are_left_out(tmp_path):
