@@ -6,6 +6,18 @@ The streaming API sends a message as server-sent events: `message_start`
 `message_delta` (stop reason and *cumulative* usage) and `message_stop`.
 `reassemble()` folds those events into the same shape a non-streaming call
 returns, so a capture file reads the same whichever way Claude Code asked.
+
+It folds them as the anthropic SDK's own accumulator does
+(`anthropic.lib.streaming._beta_messages.accumulate_event`, checked stream by
+stream in tests/capture/test_sse_differential.py): a `message_delta` sets the
+stop fields and `output_tokens`, and overwrites any other value only with a
+non-null one, so a null count or a null `container` never erases what
+`message_start` gave. The deliberate differences, listed in that test: Glass
+also keeps what the SDK's accumulator drops (`context_management` on the
+non-beta path, the `cache_creation` breakdown and any other key a
+`message_delta` adds), keeps a final event whose blank line never came, and
+never raises: a tool input that is not JSON is kept as text, an event that
+cannot be applied is listed in `problems`.
 """
 
 from __future__ import annotations
@@ -15,13 +27,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+_DELTA_OWNS = frozenset({"stop_reason", "stop_sequence", "stop_details"})
+"""`message_delta` fields set even when null (the SDK does): the stop is the delta's to say."""
+_ALWAYS_USAGE = frozenset({"output_tokens"})
+"""`message_delta` usage counts set even when null (the SDK does)."""
+
 
 @dataclass(kw_only=True)
 class Reassembled:
     message: dict[str, Any] | None
     """The Message, or None when the stream never started one."""
     complete: bool = False
-    """True when `message_stop` arrived."""
+    """True when `message_stop` arrived as a whole event (its blank line included)."""
     error: dict[str, Any] | None = None
     """The payload of an `error` event, if the API sent one mid-stream."""
     problems: list[str] = field(default_factory=list)
@@ -29,36 +46,55 @@ class Reassembled:
 
 
 def iter_events(text: str) -> Iterator[tuple[str, str]]:
-    """Yield (event name, data) pairs from SSE text, per the WHATWG rules.
+    """Yield (event name, data) pairs from SSE text.
 
-    Multi-line data is joined with newlines, comments (`:`) are skipped, and
-    CRLF or CR line ends are accepted. A trailing event without its blank
-    line (a cut stream) is still yielded.
+    The framing follows the WHATWG event-stream rules (multi-line data joined
+    with newlines, comments `:` skipped, CRLF, CR or LF line ends), with one
+    deliberate exception: a trailing event without its blank line (a cut
+    stream) is still yielded, where the WHATWG rules and the SDK drop it, so
+    that a capture keeps what arrived. `reassemble()` does not count such an
+    event as the end of the stream.
     """
+    for name, data, _ in _framed(text):
+        yield name, data
+
+
+def _framed(text: str) -> Iterator[tuple[str, str, bool]]:
+    """(event name, data, terminated): terminated is False only for a trailing event."""
     event, data = "", list[str]()  # the current event's name and data lines
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    cut = lines.pop()  # what follows the last line end: "" or a line the stream cut
+    for line in lines:
         if not line:
             if data:
-                yield event or "message", "\n".join(data)
+                yield event or "message", "\n".join(data), True
             event, data = "", []
             continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if name == "event":
-            event = value
-        elif name == "data":
-            data.append(value)
+        event = _field(line, event, data)
+    if cut:
+        event = _field(cut, event, data)
     if data:
-        yield event or "message", "\n".join(data)
+        yield event or "message", "\n".join(data), False
+
+
+def _field(line: str, event: str, data: list[str]) -> str:
+    """Apply one non-blank line: append to `data`, return the event name."""
+    if line.startswith(":"):
+        return event
+    name, _, value = line.partition(":")
+    if value.startswith(" "):
+        value = value[1:]
+    if name == "event":
+        return value
+    if name == "data":
+        data.append(value)
+    return event
 
 
 def reassemble(text: str) -> Reassembled:
     out = Reassembled(message=None)
     partial_json: dict[int, list[str]] = {}
-    for name, data in iter_events(text):
+    for name, data, terminated in _framed(text):
         try:
             payload = json.loads(data)
         except ValueError:
@@ -68,6 +104,9 @@ def reassemble(text: str) -> Reassembled:
             out.problems.append(f"event {name!r}: data is not an object")
             continue
         kind = payload.get("type", name)
+        if kind == "message_stop" and not terminated:
+            out.problems.append("message_stop without its blank line: the stream was cut")
+            continue
         try:
             _apply(out, kind, payload, partial_json)
         except (KeyError, IndexError, TypeError, AttributeError) as e:
@@ -99,33 +138,54 @@ def _apply(out: Reassembled, kind: str, ev: dict, partial_json: dict[int, list[s
         while len(content) <= index:
             content.append({})
         content[index] = dict(ev["content_block"])
+        fallback_to = content[index].get("to") if content[index].get("type") == "fallback" else None
+        if isinstance(fallback_to, dict) and fallback_to.get("model"):
+            # the model that served the rest of the turn (the SDK relabels the message too)
+            msg["model"] = fallback_to["model"]
     elif kind == "content_block_delta":
-        index, delta = ev["index"], ev["delta"]
-        block = content[index]
-        match delta.get("type"):
-            case "text_delta":
-                block["text"] = block.get("text", "") + delta["text"]
-            case "input_json_delta":
-                partial_json.setdefault(index, []).append(delta["partial_json"])
-            case "thinking_delta":
-                block["thinking"] = block.get("thinking", "") + delta["thinking"]
-            case "signature_delta":
-                block["signature"] = delta["signature"]
-            case "citations_delta":
-                block.setdefault("citations", []).append(delta["citation"])
-            case other:
-                out.problems.append(f"unknown delta type {other!r}")
+        _apply_delta(out, content[ev["index"]], ev["delta"], ev["index"], partial_json)
     elif kind == "content_block_stop":
         pass
     elif kind == "message_delta":
-        msg.update(ev.get("delta") or {})
+        _merge(msg, ev.get("delta") or {}, always=_DELTA_OWNS)
         # message_delta usage counts are cumulative: they replace, never add.
-        msg["usage"].update(ev.get("usage") or {})
-        for key, value in ev.items():
-            if key not in ("type", "delta", "usage"):
-                msg[key] = value
+        _merge(msg["usage"], ev.get("usage") or {}, always=_ALWAYS_USAGE)
+        _merge(msg, {k: v for k, v in ev.items() if k not in ("type", "delta", "usage")})
     else:
         out.problems.append(f"unknown event type {kind!r}")
+
+
+def _apply_delta(
+    out: Reassembled, block: dict, delta: dict, index: int, partial_json: dict[int, list[str]]
+) -> None:
+    match delta.get("type"):
+        case "text_delta":
+            block["text"] = (block.get("text") or "") + delta["text"]
+        case "input_json_delta":
+            partial_json.setdefault(index, []).append(delta["partial_json"])
+        case "thinking_delta":
+            block["thinking"] = (block.get("thinking") or "") + delta["thinking"]
+        case "signature_delta":
+            block["signature"] = delta["signature"]
+        case "citations_delta":
+            # a block may start with "citations": null, and setdefault would keep that None
+            citations = block.get("citations")
+            if isinstance(citations, list):
+                citations.append(delta["citation"])
+            else:
+                block["citations"] = [delta["citation"]]
+        case "compaction_delta":
+            block["content"] = delta.get("content")
+            block["encrypted_content"] = delta.get("encrypted_content")
+        case other:
+            out.problems.append(f"unknown delta type {other!r}")
+
+
+def _merge(into: dict, new: dict, *, always: frozenset[str] = frozenset()) -> None:
+    """Copy `new` into `into`; a null replaces a value only for the keys in `always`."""
+    for key, value in new.items():
+        if value is not None or key in always:
+            into[key] = value
 
 
 def _finish_tool_inputs(
