@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     where = f"{cfg.listen_host}:{cfg.listen_port}"
+    if warning := launch.exposure_warning(cfg):
+        print(warning, file=sys.stderr, flush=True)
     print(
         f"Glass: proxy on {where}, captures in {cfg.dir}"
         + (f", web UI on http://127.0.0.1:{cfg.web_port}" if web else "")

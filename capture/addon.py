@@ -257,6 +257,8 @@ class Capture:
         req = flow.request
         if req.method != "POST" or self.writer is None or ANALYZER_HEADER in req.headers:
             return None
+        if flow.response is not None:  # answered by the proxy itself (proxyauth's 407): not sent
+            return None
         path = req.path.split("?", 1)[0]
         if not any(path.startswith(prefix) for prefix in self.paths):
             return None

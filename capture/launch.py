@@ -1,9 +1,12 @@
 """Start the capturing proxy, and start Claude Code through it.
 
 `proxy_command()` turns config.yaml's `capture:` section into a mitmdump (or
-mitmweb) command line that loads `capture/addon.py`. `claude_command()`
+mitmweb) command line that loads `capture/addon.py` (with mitmproxy's
+`proxyauth` when `capture.proxyauth` is set); `exposure_warning()` is the line
+`make capture` prints when the proxy listens beyond loopback. `claude_command()`
 checks that the proxy answers and its CA exists, and builds the environment
-Claude Code needs to talk through it. Every hint names its make command
+Claude Code needs to talk through it (the proxy login, if any, inside
+`HTTPS_PROXY`). Every hint names its make command
 through `glass.hints.make_command()`, `CONFIG=…` included.
 Claude Code needs to talk through it. `hooks_hint()` is the one line
 `make run-claude` prints, once per project folder, when Glass's recall hooks
@@ -21,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from glass.claude_settings import hooks_installed
 from glass.config import CaptureConfig
@@ -30,6 +34,8 @@ ADDON = Path(__file__).resolve().parent / "addon.py"
 CA_FILE = "mitmproxy-ca-cert.pem"
 LOCAL_NO_PROXY = ("localhost", "127.0.0.1", "::1")
 HINTED_FILE = "run-claude-hinted"
+PROXYAUTH_ENV = "GLASS_PROXYAUTH"
+"""With an htpasswd `capture.proxyauth`: the "user:pass" `make run-claude` logs in with."""
 
 
 class LaunchError(Exception):
@@ -53,9 +59,28 @@ def proxy_command(cfg: CaptureConfig, *, web: bool = False, extra: Sequence[str]
     ]
     cmd += [arg for host in cfg.hosts for arg in ("--set", f"capture_hosts={host}")]
     cmd += [arg for path in cfg.paths for arg in ("--set", f"capture_paths={path}")]
+    if cfg.proxyauth:
+        cmd += ["--set", f"proxyauth={cfg.proxyauth}"]
     if web:
         cmd += ["--web-port", str(cfg.web_port), "--set", "store_streamed_bodies=true"]
     return cmd + list(extra)
+
+
+def exposure_warning(cfg: CaptureConfig) -> str | None:
+    """The one line `make capture` prints when the proxy listens beyond this machine."""
+    if not cfg.remote:
+        return None
+    where = f"{cfg.listen_host}:{cfg.listen_port}"
+    if cfg.proxyauth:
+        return (
+            f"Glass: warning: the proxy listens on {where}, reachable from other machines; "
+            "clients must log in (capture.proxyauth)"
+        )
+    return (
+        f"Glass: warning: the proxy listens on {where} WITHOUT authentication "
+        "(capture.allow_remote: true): anyone who reaches it can use it, and their traffic "
+        "lands in your captures"
+    )
 
 
 def _find_tool(name: str) -> str:
@@ -75,13 +100,34 @@ class ClaudeLaunch:
     env: dict[str, str]
 
 
-def proxy_url(cfg: CaptureConfig) -> str:
+def proxy_url(cfg: CaptureConfig, *, credentials: str | None = None) -> str:
+    """The proxy's URL; `credentials` ("user:pass") go into it, percent-encoded."""
     host = cfg.listen_host
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{cfg.listen_port}"
+    login = ""
+    if credentials:
+        user, _, password = credentials.partition(":")
+        login = f"{quote(user, safe='')}:{quote(password, safe='')}@"
+    return f"http://{login}{host}:{cfg.listen_port}"
+
+
+def _credentials(cfg: CaptureConfig, env: dict[str, str], *, config: str | None) -> str | None:
+    """The "user:pass" Claude Code logs in to the proxy with, if it asks for one."""
+    if not cfg.proxyauth:
+        return None
+    if not cfg.proxyauth.startswith("@"):
+        return cfg.proxyauth
+    given = env.get(PROXYAUTH_ENV, "")
+    if ":" not in given:
+        run = make_command("run-claude", config=config)
+        raise LaunchError(
+            f"capture.proxyauth is an htpasswd file; give your login as "
+            f"{PROXYAUTH_ENV}=user:pass in the environment of `{run}`"
+        )
+    return given
 
 
 def claude_command(
@@ -111,6 +157,8 @@ def claude_command(
     binary = _find_claude(claude, env, config=config)
     no_proxy = [p for p in (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",") if p]
     no_proxy += [h for h in LOCAL_NO_PROXY if h not in no_proxy]
+    url = proxy_url(cfg, credentials=_credentials(cfg, env, config=config))
+    env.pop(PROXYAUTH_ENV, None)  # Claude Code needs only the URL
     env.update(
         HTTPS_PROXY=url,
         HTTP_PROXY=url,

@@ -14,6 +14,7 @@ anywhere.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import types
 import typing
@@ -43,9 +44,29 @@ class CaptureConfig:
     confdir: Path = Path("~/.mitmproxy")
     hosts: list[str] = field(default_factory=lambda: ["api.anthropic.com"])
     paths: list[str] = field(default_factory=lambda: ["/v1/messages"])
+    proxyauth: str | None = field(default=None, repr=False)  # a secret: never in a repr or log
+    """mitmproxy's `proxyauth`: "user:pass" or "@/path/to/htpasswd"; needed off loopback."""
+    allow_remote: bool = False
+    """Listen off loopback without `proxyauth`: whoever reaches the port may use the proxy."""
+
+    @property
+    def remote(self) -> bool:
+        """`listen_host` is reachable from other machines (not a loopback address)."""
+        return not is_loopback(self.listen_host)
 
     def problems(self) -> dict[str, str]:
         out = {}
+        if self.proxyauth is not None and not _proxyauth_ok(self.proxyauth):
+            out["proxyauth"] = (
+                "must be user:pass (one colon, a user name not starting with 'ldap') "
+                "or @/path/to/htpasswd"
+            )
+        if self.remote and self.proxyauth is None and not self.allow_remote:
+            out["listen_host"] = (
+                f"is {self.listen_host}, not a loopback address: set capture.proxyauth "
+                "(user:pass or @/path/to/htpasswd), or capture.allow_remote: true to let "
+                "anyone who reaches the port use the proxy"
+            )
         for name in ("listen_port", "web_port"):
             if not 1 <= getattr(self, name) <= 65535:
                 out[name] = "must be a port number from 1 to 65535"
@@ -56,6 +77,25 @@ class CaptureConfig:
         if self.web_port == self.listen_port:
             out["web_port"] = "must differ from listen_port"
         return out
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback IP address (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
+def _proxyauth_ok(spec: str) -> bool:
+    """The two forms mitmproxy's `proxyauth` takes that authenticate one known user set."""
+    if spec.startswith("@"):
+        return len(spec) > 1
+    user, colon, password = spec.partition(":")
+    # mitmproxy reads any value starting with "ldap" as an LDAP spec, and splits at every colon
+    return bool(colon and user and password) and ":" not in password and not user.startswith("ldap")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -203,6 +243,9 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
         return dataclasses.replace(section, **changes)
 
     capture, analyze = fix(config.capture), fix(config.analyze)
+    if capture.proxyauth and capture.proxyauth.startswith("@"):  # an htpasswd file
+        htpasswd = _absolute(Path(capture.proxyauth[1:]), base)
+        capture = dataclasses.replace(capture, proxyauth=f"@{htpasswd}")
     claude_bin = analyze.claude_bin
     if "/" in claude_bin:  # a path, not a command name to look up on PATH
         claude_bin = str(_absolute(Path(claude_bin), base))

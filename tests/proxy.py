@@ -93,6 +93,9 @@ class CapturingProxy:
     ``capture_dir``, ``confdir``, ``addon``, ``argv``, ``running``.
     ``output()`` returns what the process printed so far (stdout and stderr).
     ``port=`` pins the listening port (default: a free one, retried if taken).
+    ``listen_host=`` and ``proxyauth=`` become ``capture.listen_host`` and
+    ``capture.proxyauth`` (``--set proxyauth=`` without the addon); the proxy is
+    still reached at 127.0.0.1.
     """
 
     def __init__(
@@ -105,6 +108,8 @@ class CapturingProxy:
         extra_args: Sequence[str] = (),
         port: int | None = None,
         start_timeout: float = 30.0,
+        listen_host: str = "127.0.0.1",
+        proxyauth: str | None = None,
     ) -> None:
         self.upstream_port = upstream_port
         self.capture_dir = Path(capture_dir).absolute()
@@ -112,6 +117,8 @@ class CapturingProxy:
         self.addon = addon
         self.extra_args = list(extra_args)
         self.start_timeout = start_timeout
+        self.listen_host = listen_host
+        self.proxyauth = proxyauth
         self.ca_path = self.confdir / CA_FILE
         self._requested_port = port
         self.port: int = 0
@@ -167,11 +174,13 @@ class CapturingProxy:
             self.config_path.write_text(
                 "capture:\n"
                 f"  dir: {json.dumps(str(self.capture_dir))}\n"
-                "  listen_host: 127.0.0.1\n"
+                f"  listen_host: {json.dumps(self.listen_host)}\n"
                 f"  listen_port: {self.port}\n"
-                f"  confdir: {json.dumps(str(self.confdir))}\n",
+                f"  confdir: {json.dumps(str(self.confdir))}\n"
+                + (f"  proxyauth: {json.dumps(self.proxyauth)}\n" if self.proxyauth else ""),
                 encoding="utf-8",
             )
+            self.config_path.chmod(0o600)  # it may hold the proxy's login
             self.argv = [
                 sys.executable,
                 "-m",
@@ -186,11 +195,12 @@ class CapturingProxy:
             self.argv = [
                 _mitmdump(),
                 "--listen-host",
-                "127.0.0.1",
+                self.listen_host,
                 "--listen-port",
                 str(self.port),
                 "--set",
                 f"confdir={self.confdir}",
+                *(["--set", f"proxyauth={self.proxyauth}"] if self.proxyauth else []),
                 *self._mitm_args(),
             ]
         self._log = open(self._log_path, "wb")  # noqa: SIM115 - open for the proxy's life, closed in stop()

@@ -196,3 +196,86 @@ def test_hooks_hint_once_per_folder_and_never_when_installed(tmp_path):
     third.mkdir()
     assert launch.hooks_hint(third, home=home, state_dir=state) is None
     assert str(third) not in (state / launch.HINTED_FILE).read_text()
+
+
+def test_proxyauth_goes_to_mitmproxy_and_a_remote_proxy_is_warned_about(tmp_path):
+    assert not any(a.startswith("proxyauth=") for a in launch.proxy_command(cfg(tmp_path)))
+    remote = cfg(tmp_path, listen_host="0.0.0.0", proxyauth="u:p")
+    cmd = launch.proxy_command(remote)
+    assert cmd[cmd.index("proxyauth=u:p") - 1] == "--set"
+    assert launch.exposure_warning(cfg(tmp_path)) is None
+    assert launch.exposure_warning(cfg(tmp_path, listen_host="::1")) is None
+    assert "clients must log in" in (launch.exposure_warning(remote) or "")
+    open_one = launch.exposure_warning(cfg(tmp_path, listen_host="0.0.0.0", allow_remote=True))
+    assert open_one and "WITHOUT authentication" in open_one and "u:p" not in open_one
+
+
+def _listening_cfg(tmp_path, s: socket.socket, **kw) -> CaptureConfig:
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    (tmp_path / "conf").mkdir(exist_ok=True)
+    (tmp_path / "conf" / "mitmproxy-ca-cert.pem").write_text("pem")
+    return cfg(tmp_path, listen_host="0.0.0.0", listen_port=s.getsockname()[1], **kw)
+
+
+def test_run_claude_logs_in_through_https_proxy(tmp_path):
+    fake = tmp_path / "claude"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    with socket.socket() as s:
+        c = _listening_cfg(tmp_path, s, proxyauth="me:p@ss/w#rd")
+        run = launch.claude_command(c, claude=str(fake), args=[], env={"PATH": "/usr/bin"})
+    url = f"http://me:p%40ss%2Fw%23rd@127.0.0.1:{c.listen_port}"
+    assert run.env["HTTPS_PROXY"] == run.env["HTTP_PROXY"] == run.env["https_proxy"] == url
+
+
+def test_run_claude_with_an_htpasswd_file_takes_the_login_from_the_environment(tmp_path):
+    fake = tmp_path / "claude"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    with socket.socket() as s:
+        c = _listening_cfg(tmp_path, s, proxyauth=f"@{tmp_path / 'htpasswd'}")
+        with pytest.raises(launch.LaunchError, match="GLASS_PROXYAUTH=user:pass"):
+            launch.claude_command(c, claude=str(fake), args=[], env={"PATH": "/usr/bin"})
+        env = {"PATH": "/usr/bin", "GLASS_PROXYAUTH": "me:pw"}
+        run = launch.claude_command(c, claude=str(fake), args=[], env=env)
+    assert run.env["HTTPS_PROXY"] == f"http://me:pw@127.0.0.1:{c.listen_port}"
+    assert "GLASS_PROXYAUTH" not in run.env
+
+
+@pytest.mark.parametrize("auth", [True, False], ids=["proxyauth", "allow_remote"])
+def test_make_capture_on_every_interface_prints_one_warning_and_no_login(tmp_path, auth):
+    config = tmp_path / "remote.yaml"
+    key = "proxyauth: 'me:s3cret-pw'" if auth else "allow_remote: true"
+    config.write_text(f"capture:\n  confdir: conf\n  listen_host: 0.0.0.0\n  {key}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "capture", "--config", str(config), "proxy", "--", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("Glass: warning:")]
+    assert len(warnings) == 1 and "0.0.0.0:8080" in warnings[0]
+    assert "s3cret" not in done.stderr + done.stdout
+
+
+def test_make_capture_refuses_an_open_remote_proxy_in_one_line(tmp_path):
+    config = tmp_path / "remote.yaml"
+    config.write_text("capture:\n  listen_host: 0.0.0.0\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "capture", "--config", str(config), "proxy"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: {config}: 'capture.listen_host' is 0.0.0.0, not a loopback address: set "
+        "capture.proxyauth (user:pass or @/path/to/htpasswd), or capture.allow_remote: true "
+        "to let anyone who reaches the port use the proxy"
+    ]

@@ -111,6 +111,18 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
             "'recall.near_duplicate_threshold' must be more than 0 and at most 1",
         ),
         ("recall:\n  max_char: 10\n", "unknown key 'recall.max_char'"),
+        (
+            "capture:\n  listen_host: 0.0.0.0\n",
+            "'capture.listen_host' is 0.0.0.0, not a loopback address: set capture.proxyauth",
+        ),
+        ("capture:\n  listen_host: 192.168.1.5\n", "'capture.listen_host' is 192.168.1.5, not"),
+        ("capture:\n  listen_host: myhost.lan\n", "'capture.listen_host' is myhost.lan, not"),
+        ("capture:\n  proxyauth: justapassword\n", "'capture.proxyauth' must be user:pass"),
+        ("capture:\n  proxyauth: any\n", "'capture.proxyauth' must be user:pass"),
+        ("capture:\n  proxyauth: 'a:b:c'\n", "'capture.proxyauth' must be user:pass"),
+        ("capture:\n  proxyauth: 'ldapuser:pw'\n", "'capture.proxyauth' must be user:pass"),
+        ("capture:\n  proxyauth: '@'\n", "'capture.proxyauth' must be user:pass"),
+        ("capture:\n  allow_remote: yes please\n", "'capture.allow_remote' must be true or false"),
     ],
 )
 def test_bad_values_name_the_file_and_the_key(tmp_path, text, message):
@@ -142,3 +154,28 @@ def test_the_commands_print_one_line_not_a_traceback(tmp_path, command):
     assert done.stderr.strip().splitlines() == [
         f"error: {path}: 'capture.listen_port' must be an integer, got a list [1]"
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "capture:\n  listen_host: localhost\n",
+        "capture:\n  listen_host: 127.0.0.2\n",
+        "capture:\n  listen_host: '::1'\n",
+        "capture:\n  listen_host: 0.0.0.0\n  proxyauth: 'u:p'\n",
+        "capture:\n  listen_host: 0.0.0.0\n  allow_remote: true\n",
+    ],
+)
+def test_loopback_or_a_login_or_an_explicit_allow_is_accepted(tmp_path, text):
+    cfg = load_config(write(tmp_path, text)).capture
+    assert cfg.remote == ("0.0.0.0" in text)
+
+
+def test_an_htpasswd_file_resolves_against_the_config_folder_and_no_login_is_shown(tmp_path):
+    cfg = load_config(write(tmp_path, "capture:\n  proxyauth: '@auth/htpasswd'\n")).capture
+    assert cfg.proxyauth == f"@{tmp_path / 'auth' / 'htpasswd'}"
+    secret = load_config(write(tmp_path, "capture:\n  proxyauth: 'u:s3cret'\n")).capture
+    assert "s3cret" not in repr(secret)  # a config printed or logged does not show the login
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, "capture:\n  proxyauth: 's3cret'\n"))
+    assert "s3cret" not in str(e.value)
