@@ -4,7 +4,8 @@ A real `python -m capture proxy` (what `make capture` runs) with
 `listen_host: 0.0.0.0` and `proxyauth: user:pass`, reached over loopback.
 Without the login mitmproxy answers 407 and nothing is captured; with it the
 exchange is captured, and neither the capture files nor the proxy's output
-hold the password (or its Basic encoding).
+hold the password (or its Basic encoding). Last, `make run-claude` logs the
+real Claude Code CLI in through `HTTPS_PROXY`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ import anthropic
 import httpx2
 import pytest
 
-from tests.proxy import API_KEY, API_URL, capture_files, wait_for_captures
+from tests.e2e.test_capture_e2e import make_run_claude, no_proxy_env
+from tests.proxy import (
+    API_KEY,
+    API_URL,
+    capture_files,
+    load_capture,
+    require_claude,
+    wait_for_captures,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -101,4 +110,30 @@ def test_a_proxy_on_every_interface_serves_only_clients_that_log_in(
         record = path.read_bytes()
         assert b'"response"' in record and b'"status": 200' in record
         _assert_no_credential(record)
+    _assert_no_credential(proxy.output())
+
+
+def test_make_run_claude_logs_the_real_claude_code_in(start_proxy, standin, capture_dir, tmp_path):
+    claude = require_claude()
+    proxy = start_proxy(
+        capture_dir=capture_dir, listen_host="0.0.0.0", proxyauth=f"{USER}:{PASSWORD}"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in no_proxy_env().items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
+    env.update(
+        HOME=str(home),
+        ANTHROPIC_API_KEY=API_KEY,
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+        DISABLE_AUTOUPDATER="1",
+    )
+    done = make_run_claude(proxy.config_path, claude=claude, env=env, args='-p "say hello"')
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert "Hello from the stand-in." in done.stdout
+    _assert_no_credential(done.stdout, done.stderr)
+    paths = wait_for_captures(capture_dir, len(standin.message_requests))
+    proxy.stop()
+    assert paths and all("response" in load_capture(p) for p in paths)
+    for path in paths:
+        _assert_no_credential(path.read_bytes())
     _assert_no_credential(proxy.output())
