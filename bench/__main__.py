@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "capture": "bench.capture_bench",  # proxy: streaming first byte, throughput vs plain mitmdump
     "analyze": "bench.analyze_bench",  # analyzer: input bytes, preprocessing speed, memory
     "usage": "bench.usage_bench",  # usage report vs json.loads
+    "sse": "bench.sse_bench",  # stream reassembly vs the anthropic SDK's accumulator
     "backlog": "bench.backlog_bench",  # analyze --once over many short sessions vs json.loads
     "recall": "bench.recall_bench",  # hooks and search start-up vs python -c pass; recall quality
     "hooks": "bench.hooks_bench",  # recall hooks: analyzer bytes with/without, hook start-up

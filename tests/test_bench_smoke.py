@@ -58,6 +58,7 @@ def test_quick_capture_bench_prints_its_ratios(tmp_path):
             ],
         ),
         ("usage", ["usage: report throughput ÷ json.loads"]),
+        ("sse", ["sse: reassembly throughput ÷ the SDK's accumulator"]),
         ("backlog", ["analyze --once: 100 captures in 10 sessions / json.loads"]),
     ],
 )
