@@ -181,6 +181,17 @@ def test_other_requests_are_not_captured(cap, tmp_path, kwargs):
     assert files_in(tmp_path / "captures") == []
 
 
+def test_a_request_the_proxy_answered_itself_is_not_captured(cap, tmp_path):
+    """proxyauth's 407 (set in its requestheaders hook, before ours): never sent upstream."""
+    f = make_flow()
+    f.response = tutils.tresp(status_code=407, content=b"")
+    cap.requestheaders(f)
+    cap.request(f)
+    cap.response(f)
+    cap.flush()
+    assert files_in(tmp_path / "captures") == []
+
+
 def test_count_tokens_and_extra_hosts_paths(tmp_path):
     a = capture_addon.Capture()
     with taddons.context(a) as tctx:
