@@ -11,6 +11,7 @@ exchange must be in exactly one file, complete.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -84,6 +85,8 @@ def test_every_exchange_ends_complete_in_one_file_while_the_writer_is_killed(
     answers: dict[str, str] = {}
     kills: list[int] = []
     """How many exchanges were in flight at each kill."""
+    progress: list[int] = []
+    """How many files there were at each kill."""
 
     def client(t: int) -> None:
         nonlocal in_flight
@@ -119,6 +122,8 @@ def test_every_exchange_ends_complete_in_one_file_while_the_writer_is_killed(
             errors.append(e)
 
     def killer() -> None:
+        """Kill the writer child whenever exchanges are in flight: every other one soon after
+        it started, the others once they have written a new file (so, likely mid-write)."""
         rng = random.Random(11)
         while not clients_done.is_set():
             pids = writer_pids(capture_dir)
@@ -129,9 +134,16 @@ def test_every_exchange_ends_complete_in_one_file_while_the_writer_is_killed(
                 continue
             os.kill(pids[0], signal.SIGKILL)
             kills.append(busy)
+            progress.append(len(capture_files(capture_dir)))
             while pids[0] in writer_pids(capture_dir) and not clients_done.is_set():
                 time.sleep(0.005)  # until the proxy has reaped it
-            clients_done.wait(rng.uniform(0.1, 0.3))
+            if len(kills) % 2:
+                clients_done.wait(rng.uniform(0.1, 0.3))
+                continue
+            deadline = time.monotonic() + 2
+            while len(capture_files(capture_dir)) == progress[-1] and time.monotonic() < deadline:
+                if clients_done.wait(0.005):
+                    return
 
     workers = [threading.Thread(target=client, args=(t,)) for t in range(THREADS)]
     killing = threading.Thread(target=killer)
@@ -148,6 +160,8 @@ def test_every_exchange_ends_complete_in_one_file_while_the_writer_is_killed(
     assert all(text == answer_of(marker) for marker, text in answers.items())
     assert len(kills) >= MIN_KILLS, f"only {len(kills)} kills happened"
     assert all(busy > 0 for busy in kills)
+    working = sum(after > before for before, after in itertools.pairwise(progress))
+    assert working >= 2, f"only {working} kills hit a writer that had written files: {progress}"
 
     proxy.stop()  # SIGTERM: the addon's `done` waits for the writer's last writes
     output = proxy.output()
@@ -165,7 +179,7 @@ def test_every_exchange_ends_complete_in_one_file_while_the_writer_is_killed(
         f"{len(kills)} kills; {len(missing)} exchanges without a file, {len(doubled)} in more "
         f"than one file, {len(request_only)} with only their request"
     )
-    print(summary)
+    print(summary, "in flight:", kills, "files:", progress)
     assert (missing, doubled, request_only) == ([], [], []), summary
     for marker, (rec,) in by_marker.items():
         response = rec["response"]
