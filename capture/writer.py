@@ -518,7 +518,7 @@ class WriterProcess:
             if message.xid not in self._given:  # an earlier child got the request, or none
                 message = dataclasses.replace(
                     message,
-                    resend=message.resend or self._requests.get(message.xid),
+                    resend=self._requests.get(message.xid) or message.resend,
                     path=self._paths.get(message.xid) or message.path,
                 )
             self._given.discard(message.xid)

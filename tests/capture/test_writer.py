@@ -216,12 +216,17 @@ def test_a_dead_child_does_not_keep_the_event_loop_busy(tmp_path):
 
     async def scenario():
         proc = writer.WriterProcess(tmp_path)
-        proc.send(request(1))  # inside the loop: the child's answers are read by the loop
+        first = request(1)
+        proc.send(first)  # inside the loop: the child's answers are read by the loop
         assert proc._reading
+        for _ in range(500):  # until the child has written it (the loop's next turns)
+            if not (proc._later or proc._unconfirmed):
+                break
+            await asyncio.sleep(0.01)
         proc.proc.kill()
         await asyncio.sleep(0.3)
         assert not proc._reading  # end of file seen: the reader is gone, nothing spins
-        proc.send(end(1, resend=request(1)))  # the next write starts a new child
+        proc.send(end(1, resend=first))  # the next write starts a new child
         return proc
 
     proc = asyncio.run(scenario())
