@@ -22,6 +22,7 @@ import json
 import os
 import re
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,19 @@ class CaptureFolder:
             return n
 
     def create(
-        self, when: datetime, endpoint: str, data: bytes, *, number: int | None = None
+        self,
+        when: datetime,
+        endpoint: str,
+        data: bytes,
+        *,
+        number: int | None = None,
+        on_claim: Callable[[Path], None] | None = None,
     ) -> Path:
-        """Write a new capture file with the next free number of its day (or `number`, if free)."""
+        """Write a new capture file with the next free number of its day (or `number`, if free).
+
+        `on_claim` is told every name just before the file may appear under it (the
+        writer child announces it, so that a restart after a kill finds the file).
+        """
         day = day_folder(self.root, when)
         ensure_dir(day)
         tmp = _write_temp(day, data)
@@ -98,6 +109,8 @@ class CaptureFolder:
                 n = number or self._next.get(day) or self._first_free(day)
                 while True:
                     final = day / capture_name(n, when, endpoint)
+                    if on_claim is not None:
+                        on_claim(final)
                     if _claim(tmp, final):
                         self._next[day] = max(n + 1, self._next.get(day, 0))
                         break

@@ -8,13 +8,23 @@ takes no time from mitmproxy's event loop or its GIL, and when CPU is short
 the user's traffic goes first while the writer catches up.
 
 Parent -> child (stdin): length-prefixed pickles of WriteRequest, WriteEnd, Flush.
-Child -> parent (stdout): text lines
+Child -> parent (stdout): text lines, each written at once (unbuffered)
+    done <n>                the child has handled its first n messages (after every batch)
     ack <token>             every message before Flush(token) has been handled
-    path <xid> <path>       where exchange <xid> is written (for a restart)
+    path <xid> <path>       exchange <xid>'s file may appear under <path> (said just before)
     log <LEVEL> <message>   for the parent to log through mitmproxy
 
 A child that fell behind reads the messages waiting in the pipe as one batch,
-and writes an exchange that has already ended once, complete.
+and writes an exchange that has already ended once, complete. It reads the
+pipe with os.read on the raw fd, so select() sees exactly what is still unread.
+
+A child that dies (even SIGKILLed mid-write) loses nothing: the parent keeps
+every message the child has not confirmed (`done`), and every request whose
+end is not confirmed. It reads the dead child's last answers, starts a new
+child and gives it those messages again, each end with its request and the
+path the dead child announced. Writing them again is idempotent: the new
+child finishes a file the dead one began (the path, checked to hold this very
+request) instead of making a second one, and an end is an `os.replace`.
 
 Where: `WriterCore` (what the child does with a batch), `file_bytes` (the one
 serializer of a capture file, also used by tests/corpus.py and the benchmarks),
@@ -25,6 +35,7 @@ serializer of a capture file, also used by tests/corpus.py and the benchmarks),
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -67,6 +78,8 @@ class WriteRequest:
     xid: int
     request: record.RequestSnapshot
     endpoint: str
+    path: str | None = None
+    """Where an earlier child may have written it already (sent again after a restart)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +90,7 @@ class WriteEnd:
     resend: WriteRequest | None = None
     """The request again, for a child that has not seen it (after a restart)."""
     path: str | None = None
-    """Where an earlier child wrote the request, if known."""
+    """Where an earlier child may have written the request (checked before it is used)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +108,8 @@ Message = WriteRequest | WriteEnd | Flush
 @dataclass(slots=True)
 class _Open:
     request: WriteRequest
-    written: bytes | None = None
+    written: bytes
+    """The request's record, serialized (the bulk of the file)."""
     path: Path | None = None
     number: int | None = None
     """The day's number taken for a file written only at the end."""
@@ -114,12 +128,8 @@ class WriterCore:
         for message in batch:
             try:
                 match message:
-                    case WriteRequest() if message.xid in ending:
-                        # Written once, at its end, under the number its turn gives it now.
-                        number = self.folder.reserve(_local(message))
-                        self.open[message.xid] = _Open(message, number=number)
                     case WriteRequest():
-                        self._write_request(message)
+                        self._write_request(message, ends_now=message.xid in ending)
                     case WriteEnd():
                         self._write_end(message)
                     case Flush():
@@ -133,27 +143,57 @@ class WriterCore:
                     f"{type(e).__name__}: {e} (traceback: {_one_line_traceback(e)})",
                 )
 
-    def _write_request(self, m: WriteRequest) -> None:
-        state = self.open[m.xid] = _Open(m)
-        state.written = files.dumps(record.request_record(m.request))
-        state.path = self.folder.create(_local(m), m.endpoint, state.written)
-        self.emit("path", f"{m.xid} {state.path}")
+    def _write_request(self, m: WriteRequest, *, ends_now: bool) -> None:
+        state = self.open[m.xid] = self._begin(m, path=m.path)
+        if state.path is not None:  # an earlier child wrote it
+            return
+        if ends_now:  # written once, at its end, under the number its turn gives it now
+            state.number = self.folder.reserve(_local(m))
+            return
+        state.path = self._create(m, state.written)
 
     def _write_end(self, m: WriteEnd) -> None:
         state = self.open.pop(m.xid, None)
         if state is None:  # a restarted child: the parent sent the request again
             if m.resend is None:
                 raise RuntimeError(f"the end of exchange {m.xid} came without its request")
-            state = _Open(m.resend, path=Path(m.path) if m.path else None)
+            state = self._begin(m.resend, path=m.path)
         data = file_bytes(
             state.request.request, response=m.response, error=m.error, written=state.written
         )
         if state.path is None:
-            state.path = self.folder.create(
-                _local(state.request), state.request.endpoint, data, number=state.number
-            )
+            state.path = self._create(state.request, data, number=state.number)
         else:
             self.folder.replace(state.path, data)
+
+    @staticmethod
+    def _begin(m: WriteRequest, *, path: str | None) -> _Open:
+        """An exchange new to this child; `path`: where an earlier child may have put its file."""
+        state = _Open(m, written=files.dumps(record.request_record(m.request)))
+        if path is not None and _holds(Path(path), state.written):
+            state.path = Path(path)
+        return state
+
+    def _create(self, m: WriteRequest, data: bytes, *, number: int | None = None) -> Path:
+        """A new file for `m`; every name it may take is announced before (see the module doc)."""
+        return self.folder.create(
+            _local(m),
+            m.endpoint,
+            data,
+            number=number,
+            on_claim=lambda path: self.emit("path", f"{m.xid} {path}"),
+        )
+
+
+def _holds(path: Path, written: bytes) -> bool:
+    """Whether the capture file at `path` is of the request serialized as `written`: its
+    request part is these very bytes (the request-only file, or the final one, see `dumps_more`)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(written) + 1)
+    except FileNotFoundError:
+        return False
+    return head == written or head.startswith(written[: -len(b"\n}\n")] + b",\n")
 
 
 def file_bytes(
@@ -192,36 +232,73 @@ def child_main(root: str) -> int:
     proxy closes its stdin, after writing everything queued.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    out = sys.stdout.buffer
-    stdin = sys.stdin.buffer
+    out = sys.stdout.fileno()
 
     def emit(kind: str, text: str) -> None:
-        out.write(f"{kind} {text.replace(chr(10), ' ')}\n".encode("utf-8", "replace"))
+        # At once: a `path` line must be in the pipe before the file may appear.
+        line = f"{kind} {text.replace(chr(10), ' ')}\n".encode("utf-8", "replace")
+        view = memoryview(line)
+        while view:
+            view = view[os.write(out, view) :]
 
     core = WriterCore(Path(root), emit)
-    while True:
-        message = _read_message(stdin)
-        if message is None:
-            return 0
-        batch = [message]
-        while len(batch) < BATCH and select.select([stdin], [], [], 0)[0]:
-            message = _read_message(stdin)
-            if message is None:
-                break
-            batch.append(message)
+    frames = FrameReader(sys.stdin.fileno())
+    handled = 0
+    while batch := frames.batch(BATCH):
         core.process(batch)
-        out.flush()
-        if message is None:
-            return 0
+        handled += len(batch)
+        emit("done", str(handled))
+    return 0
 
 
-def _read_message(stream: IO[bytes]) -> Message | None:
-    head = stream.read(_HEADER.size)
-    if len(head) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(head)
-    body = stream.read(size)
-    return pickle.loads(body) if len(body) == size else None
+class FrameReader:
+    """The length-prefixed pickles coming down a pipe, read with os.read on its raw fd.
+
+    No buffered reader: what one has read ahead is invisible to select(), so a
+    batch would end while complete messages still wait in its buffer.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buf = bytearray()
+        self._pos = 0
+        self._eof = False
+
+    def batch(self, limit: int) -> list[Message]:
+        """The next message (waiting for it), then every one that has arrived whole, up to
+        `limit` in all; [] once the pipe is closed (a cut last message is dropped)."""
+        out: list[Message] = []
+        while len(out) < limit:
+            message = self._next()
+            if message is not None:
+                out.append(message)
+            elif not self._fill(wait=not out):
+                break
+        return out
+
+    def _next(self) -> Message | None:
+        start = self._pos + _HEADER.size
+        if len(self._buf) < start:
+            return None
+        (size,) = _HEADER.unpack_from(self._buf, self._pos)
+        if len(self._buf) < start + size:
+            return None
+        self._pos = start + size
+        message: Message = pickle.loads(self._buf[start : self._pos])
+        return message
+
+    def _fill(self, *, wait: bool) -> bool:
+        """Read what the pipe holds (waiting for it if `wait`); False if nothing came."""
+        if self._eof or not (wait or select.select([self.fd], [], [], 0)[0]):
+            return False
+        data = os.read(self.fd, PIPE_BYTES)
+        if not data:
+            self._eof = True
+            return False
+        del self._buf[: self._pos]
+        self._pos = 0
+        self._buf += data
+        return True
 
 
 # -- the parent side -------------------------------------------------------------------
@@ -239,10 +316,11 @@ class Writer(Protocol):
     root: Path
     """The captures folder it writes into."""
     generation: int
-    """The number of the child (or thread) serving now; a new one has not seen earlier messages."""
+    """This writer's number: another writer has not seen its messages (a child it restarts
+    after a crash is given again, by the writer itself, everything it needs)."""
 
     def ensure_running(self) -> int:
-        """Replace a dead child; returns the generation serving."""
+        """Replace a dead child; returns `generation`."""
         ...
 
     def send(self, message: Message, *, skippable: bool = False) -> bool:
@@ -266,7 +344,12 @@ def make_writer(root: Path, *, on_path: OnPath | None = None) -> Writer:
 
 
 class WriterProcess:
-    """The proxy's handle on the writer child. `send` never waits for the child."""
+    """The proxy's handle on the writer child. `send` never waits for the child.
+
+    It keeps what a new child would need if this one died (see the module doc):
+    the messages not confirmed, the requests of the exchanges whose end is not
+    confirmed, and the paths announced for them.
+    """
 
     _child: subprocess.Popen[bytes]
     """The child started last (it may have died since; `ensure_running` replaces it)."""
@@ -278,16 +361,17 @@ class WriterProcess:
     def __init__(self, root: Path, *, on_path: OnPath | None = None) -> None:
         self.root = root
         self.on_path = on_path
-        self.generation = 0
+        self.generation = next(_generations)
         self._closed = False
-        self._out: deque[memoryview] = deque()
-        self._out_bytes = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writing = self._reading = False
-        self._partial = b""
-        self._acked = self._token = self._skipped = 0
+        self._skipped = 0
         self._later: list[Message] = []
         """Messages sent from a running event loop, written by its next turn."""
+        self._requests: dict[int, WriteRequest] = {}
+        """The requests of the exchanges whose end the child has not confirmed."""
+        self._paths: dict[int, str] = {}
+        """Where a child announced those exchanges' files."""
         self._start()
 
     @property
@@ -316,29 +400,61 @@ class WriterProcess:
         _widen_pipe(self._in_fd)
         os.set_blocking(self._in_fd, False)
         os.set_blocking(self._out_fd, False)
-        self.generation = next(_generations)
-        self._out.clear()
+        self._out: deque[memoryview] = deque()
+        """Frames for this child that the pipe has not taken yet."""
         self._out_bytes = 0
         self._partial = b""
+        self._unconfirmed: deque[Message] = deque()
+        """Messages given to this child that it has not confirmed (`done`), in order."""
+        self._confirmed = 0
+        self._given: set[int] = set()
+        """The exchanges whose request this child was given and whose end it was not yet."""
 
     def ensure_running(self) -> int:
-        """Start a new child if the last one died; returns the number of the one serving."""
+        """Start a new child if the last one died; returns this writer's number (which stays)."""
         if not self._closed and self._child.poll() is not None:
             self._restart(f"exit status {self._child.returncode}")
         return self.generation
 
     def _restart(self, why: str) -> None:
-        lost = len(self._out)
-        logger.error(
-            "capture writer stopped (%s); starting a new one%s",
-            why,
-            f" ({lost} queued writes lost)" if lost else "",
-        )
+        """Replace the child and give the new one everything the old one did not confirm."""
         self._unwatch()
         if self._child.poll() is None:
             self._child.kill()
         self._child.wait()
+        self._drain()
+        replay = list(self._unconfirmed)
+        logger.error(
+            "capture writer stopped (%s); starting a new one%s",
+            why,
+            f" and giving it the {len(replay)} unconfirmed writes again" if replay else "",
+        )
+        for pipe in (self._stdin, self._stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
         self._start()
+        ending = {m.xid for m in replay if isinstance(m, WriteEnd)}
+        for message in replay:
+            if isinstance(message, WriteRequest):
+                if message.xid in ending:  # the end carries it
+                    continue
+                message = dataclasses.replace(message, path=self._paths.get(message.xid))
+            self._give(message)
+        if self._watch() is not None and self._out:
+            self._set_writing(True)
+
+    def _drain(self) -> None:
+        """Read the dead child's last answers (what it confirmed, which paths it announced)."""
+        while True:
+            try:
+                data = os.read(self._out_fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self._lines(data)
 
     def close(self, timeout: float = 30.0) -> None:
         """Write everything still queued, then let the child exit."""
@@ -363,8 +479,7 @@ class WriterProcess:
         """Queue a message for the child and return at once; False if it was skipped.
 
         A dead child is replaced before anything is written to it (once per
-        batch of messages); the addon also asks `ensure_running()` before an
-        exchange's end, to know whether to resend its request.
+        batch of messages).
         """
         if self._closed:
             return False
@@ -381,7 +496,7 @@ class WriterProcess:
                 loop.call_soon(self._send_later)
             return True
         self.ensure_running()
-        self._enqueue(_pack(message))
+        self._give(message)
         self._pump(block=True)
         return True
 
@@ -391,10 +506,24 @@ class WriterProcess:
             return
         self.ensure_running()
         for message in later:
-            self._enqueue(_pack(message))
+            self._give(message)
         self._pump(block=False)
 
-    def _enqueue(self, frame: bytes) -> None:
+    def _give(self, message: Message) -> None:
+        """Queue `message` for the current child, the request with an end it has not seen."""
+        if isinstance(message, WriteRequest):
+            self._requests[message.xid] = message
+            self._given.add(message.xid)
+        elif isinstance(message, WriteEnd):
+            if message.xid not in self._given:  # an earlier child got the request, or none
+                message = dataclasses.replace(
+                    message,
+                    resend=self._requests.get(message.xid) or message.resend,
+                    path=self._paths.get(message.xid) or message.path,
+                )
+            self._given.discard(message.xid)
+        self._unconfirmed.append(message)
+        frame = _pack(message)
         self._out.append(memoryview(frame))
         self._out_bytes += len(frame)
 
@@ -469,44 +598,58 @@ class WriterProcess:
                     self._loop.remove_reader(self._out_fd)
                     self._reading = False
                 return
-            *lines, self._partial = (self._partial + data).split(b"\n")
-            for line in lines:
-                self._answer(line.decode("utf-8", "replace"))
+            self._lines(data)
+
+    def _lines(self, data: bytes) -> None:
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            self._answer(line.decode("utf-8", "replace"))
 
     def _answer(self, line: str) -> None:
         kind, _, text = line.partition(" ")
         try:
-            _dispatch(kind, text, ack=self._ack, on_path=self.on_path)
+            if kind == "done":
+                self._confirm(int(text))
+                return
+            if kind == "path":
+                xid, _, path = text.partition(" ")
+                self._paths[int(xid)] = path
+            _dispatch(kind, text, ack=_no_ack, on_path=self.on_path)
         except ValueError:
             logger.warning("capture writer said something odd: %r", line[:200])
 
-    def _ack(self, token: int) -> None:
-        self._acked = max(self._acked, token)
+    def _confirm(self, handled: int) -> None:
+        """The child has handled its first `handled` messages: forget what it no longer needs."""
+        while self._confirmed < handled and self._unconfirmed:
+            message = self._unconfirmed.popleft()
+            self._confirmed += 1
+            if isinstance(message, WriteEnd):
+                self._requests.pop(message.xid, None)
+                self._paths.pop(message.xid, None)
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Block until the child has handled everything sent so far (tests, shutdown)."""
+        """Block until the child has handled everything sent so far (tests, shutdown);
+        a child that dies meanwhile is replaced. False on timeout."""
         if self._closed:
             return True
         self._unwatch()  # from here on this method pumps and reads by itself
         self._send_later()
-        self._token += 1
-        token = self._token
-        self._enqueue(_pack(Flush(token)))
         deadline = time.monotonic() + timeout
-        while self._acked < token:
-            if self._child.poll() is not None:
-                logger.error(
-                    "the capture writer died (exit status %s) before confirming its writes",
-                    self._child.returncode,
-                )
-                return False
+        while self._unconfirmed:
             if time.monotonic() > deadline:
                 logger.error("the capture writer did not confirm its writes within %.0f s", timeout)
                 return False
+            if self._child.poll() is not None:
+                self._restart(f"exit status {self._child.returncode}")
+                self._unwatch()
             self._pump(block=True)
             select.select([self._out_fd], [], [], 0.2)
             self._read_output()
         return True
+
+
+def _no_ack(token: int) -> None:
+    """A WriterProcess sends no Flush (it counts `done`); an `ack` needs nothing done."""
 
 
 class WriterThread:

@@ -95,13 +95,61 @@ def test_a_bug_is_reported_and_the_next_message_is_served(core, tmp_path, monkey
 
 def test_a_restarted_child_finishes_the_file_an_earlier_one_began(core, tmp_path):
     earlier = writer.WriterCore(tmp_path, lambda *a: None)
-    earlier.process([request(1)])
+    first = request(1)
+    earlier.process([first])
     (path,) = captures(tmp_path)
-    core.process([end(1, resend=request(1), path=str(path))])
+    core.process([end(1, resend=first, path=str(path))])
     assert captures(tmp_path) == [path]
     assert json.loads(path.read_text())["response"]["body"] == {"id": "msg_1"}
+    core.process([end(1, resend=first, path=str(path))])  # sent again: the same file again
+    assert captures(tmp_path) == [path]
     core.process([end(2, resend=request(2))])  # the earlier child never wrote it
     assert len(captures(tmp_path)) == 2
+
+
+def test_a_replayed_request_adopts_its_file_and_never_takes_anothers(core, tmp_path):
+    earlier = writer.WriterCore(tmp_path, lambda *a: None)
+    mine, other = request(1, started=1_000.0), request(2, body=b'{"other": 1}', started=1_000.0)
+    earlier.process([mine, other])
+    path, other_path = captures(tmp_path)
+    replayed = writer.WriteRequest(xid=1, request=mine.request, endpoint="messages", path=str(path))
+    core.process([replayed, end(1)])  # in one batch: the request is not written again
+    assert captures(tmp_path) == [path, other_path]
+    assert json.loads(path.read_text())["response"]["body"] == {"id": "msg_1"}
+    # a path announced for a file that turned out to be another exchange's is not used
+    core.process([end(3, resend=request(3, started=1_000.0), path=str(other_path))])
+    assert len(captures(tmp_path)) == 3
+    assert "response" not in json.loads(other_path.read_text())
+
+
+def test_every_name_is_announced_before_the_file_appears(tmp_path):
+    seen = []
+
+    def emit(kind, text):
+        if kind == "path":
+            xid, _, path = text.partition(" ")
+            seen.append((xid, path, (tmp_path / path).exists()))
+
+    writer.WriterCore(tmp_path, emit).process([request(7)])
+    ((xid, path, existed),) = seen
+    assert xid == "7" and not existed and [str(p) for p in captures(tmp_path)] == [path]
+
+
+def test_a_batch_takes_every_message_that_has_arrived(tmp_path):
+    import os
+
+    read_fd, write_fd = os.pipe()
+    try:
+        frames = b"".join(writer._pack(request(xid)) for xid in range(1, 101))
+        os.write(write_fd, frames)
+        reader = writer.FrameReader(read_fd)
+        assert [m.xid for m in reader.batch(writer.BATCH)] == list(range(1, 101))
+        os.write(write_fd, frames[: len(frames) // 2])  # a cut message stays for the next batch
+        os.close(write_fd)
+        rest = reader.batch(writer.BATCH)
+        assert 0 < len(rest) < 100 and reader.batch(writer.BATCH) == []
+    finally:
+        os.close(read_fd)
 
 
 def test_the_child_process_writes_and_confirms(tmp_path):
@@ -132,13 +180,16 @@ def test_close_writes_what_is_still_queued(tmp_path):
 def test_a_dead_child_is_noticed_and_replaced(tmp_path, caplog):
     proc = writer.WriterProcess(tmp_path)
     try:
-        first = proc.generation
+        first = proc.proc.pid
+        proc.send(request(1))
         proc.proc.kill()
         proc.proc.wait()
-        assert proc.ensure_running() != first
+        assert proc.ensure_running() == proc.generation and proc.proc.pid != first
         assert "capture writer stopped" in caplog.text
-        proc.send(request(1))
-        assert proc.flush(timeout=30) and len(captures(tmp_path)) == 1
+        proc.send(end(1))
+        assert proc.flush(timeout=30)
+        (path,) = captures(tmp_path)  # the request the dead child may not have written, ended
+        assert json.loads(path.read_text())["response"]["body"] == {"id": "msg_1"}
     finally:
         proc.close()
 
@@ -165,12 +216,17 @@ def test_a_dead_child_does_not_keep_the_event_loop_busy(tmp_path):
 
     async def scenario():
         proc = writer.WriterProcess(tmp_path)
-        proc.send(request(1))  # inside the loop: the child's answers are read by the loop
+        first = request(1)
+        proc.send(first)  # inside the loop: the child's answers are read by the loop
         assert proc._reading
+        for _ in range(500):  # until the child has written it (the loop's next turns)
+            if not (proc._later or proc._unconfirmed):
+                break
+            await asyncio.sleep(0.01)
         proc.proc.kill()
         await asyncio.sleep(0.3)
         assert not proc._reading  # end of file seen: the reader is gone, nothing spins
-        proc.send(end(1, resend=request(1)))  # the next write starts a new child
+        proc.send(end(1, resend=first))  # the next write starts a new child
         return proc
 
     proc = asyncio.run(scenario())
