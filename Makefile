@@ -58,8 +58,12 @@ capture: install
 capture-web: install
 	$(PY) -m capture --config "$(CONFIG)" web -- $(MITM_ARGS)
 
+# MITM_ARGS reaches a proxy that run-claude or up starts as the environment variable
+# GLASS_MITM_ARGS: make exports the text as written, Python splits it as a shell would.
+run-claude up: export GLASS_MITM_ARGS = $(MITM_ARGS)
+
 run-claude: install
-	@$(PY) -m capture --config "$(CONFIG)" run-claude $(if $(CLAUDE),--claude "$(CLAUDE)") $(if $(DIR),--dir "$(DIR)") -- $(ARGS)
+	@$(PY) -m capture --config "$(CONFIG)" run-claude --mitm-args "$$GLASS_MITM_ARGS" $(if $(CLAUDE),--claude "$(CLAUDE)") $(if $(DIR),--dir "$(DIR)") -- $(ARGS)
 
 analyze: install
 	$(PY) -m analyze --config "$(CONFIG)" $(ARGS)

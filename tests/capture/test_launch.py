@@ -80,7 +80,7 @@ def test_claude_path_with_tilde_is_expanded(tmp_path, monkeypatch):
     fake = tmp_path / "claude"
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
-    assert launch._find_claude("~/claude", {"PATH": "/usr/bin"}) == str(fake)
+    assert launch.find_claude("~/claude", {"PATH": "/usr/bin"}) == str(fake)
 
 
 def test_python_m_capture_reports_a_missing_proxy_in_one_line(tmp_path):

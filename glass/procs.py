@@ -1,0 +1,509 @@
+"""Glass's background processes: pid files, the lock, the logs, and the proxy start that
+`make run-claude` (capture/launch.py) and `make up` (services/) share.
+
+Files, all in the analyzer's state folder (`analyze.state_dir`, 0700):
+
+    proxy.pid, analyzer.pid   JSON: pid, starttime, config, port, started, logger_pid (0600)
+    proxy.log, analyzer.log   their output, rotated by size by `glass.logpipe` (.1 … .3)
+    services.lock             an fcntl lock, held while a pid file is checked and a process started
+
+Is the process a pid file names still ours? It is alive (not a zombie), its start time
+(/proc/<pid>/stat, in clock ticks since boot) is the one recorded when it was started, so
+a pid reused after a reboot or a kill -9 is not mistaken for it, and its command line
+names the service (`mitmdump`/`mitmweb`/`capture` for the proxy, `analyze` for the
+analyzer). Anything else is stale (dead) or foreign (another program): one line says so,
+the pid file goes, and the other program is never signalled.
+
+Is what answers on the proxy port a proxy Glass can use? An HTTP probe: `GET
+http://mitm.it/` sent to it as to a proxy is answered by mitmproxy itself (its onboarding
+page, no upstream involved); a plain TCP listener or another server does not answer so.
+That is how a foreground `make capture` is recognised and used.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from enum import Enum
+from pathlib import Path
+
+from glass.config import Config
+from glass.contract import PROXY_READY
+
+CA_FILE = "mitmproxy-ca-cert.pem"
+"""The CA certificate mitmproxy writes into its confdir on its first start."""
+ANALYZER_READY = "watching "
+"""What the analyzer's watch mode logs once it watches (analyze/watch.py)."""
+LOCK_FILE = "services.lock"
+LOCK_WAIT_S = 120.0
+START_WAIT_S = 60.0
+TAIL_LINES = 15
+
+
+class ProcError(Exception):
+    """A one-line (or one line plus a log tail) reason why a process cannot be started."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Service:
+    name: str
+    markers: tuple[str, ...]
+    """One of these is in the command line of a process of this service."""
+
+
+PROXY = Service(name="proxy", markers=("mitmdump", "mitmweb", "capture"))
+ANALYZER = Service(name="analyzer", markers=("analyze",))
+SERVICES = (PROXY, ANALYZER)
+
+
+def pid_path(state_dir: Path, service: Service) -> Path:
+    return state_dir / f"{service.name}.pid"
+
+
+def log_path(state_dir: Path, service: Service) -> Path:
+    return state_dir / f"{service.name}.log"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PidRecord:
+    pid: int
+    starttime: int | None
+    config: str
+    """The config file, absolute ("" for the built-in defaults)."""
+    port: int | None
+    started: float
+    logger_pid: int | None = None
+
+
+class State(Enum):
+    NONE = "not running"
+    RUNNING = "running"
+    STALE = "stale"
+    FOREIGN = "foreign"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Found:
+    service: Service
+    path: Path
+    state: State
+    record: PidRecord | None = None
+    note: str = ""
+    """For STALE and FOREIGN: the one line that says what was found."""
+
+
+# -- /proc ---------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, starttime) from /proc/<pid>/stat; None without /proc or the process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # the name in (…) may hold spaces
+    return fields[0], int(fields[19])
+
+
+def starttime(pid: int) -> int | None:
+    stat = _stat(pid)
+    return None if stat is None else stat[1]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, another user's
+    stat = _stat(pid)
+    return stat is None or stat[0] != "Z"
+
+
+def cmdline(pid: int) -> str:
+    """The command line of `pid`, arguments joined by spaces ("" when it cannot be read)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return ""
+    if Path("/proc/self").exists():
+        return ""  # Linux, and the process is gone
+    done = subprocess.run(  # macOS: no /proc
+        ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip()
+
+
+def is_ours(record: PidRecord, service: Service) -> bool:
+    if not alive(record.pid):
+        return False
+    if record.starttime is not None and starttime(record.pid) not in (None, record.starttime):
+        return False
+    return any(m in cmdline(record.pid) for m in service.markers)
+
+
+# -- pid files -----------------------------------------------------------------------------
+
+
+def write_pid(path: Path, record: PidRecord) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(asdict(record), f)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _read_pid(path: Path) -> PidRecord:
+    """The record in `path`; ValueError (with a reason) when it is not one."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("pid"), int) or data["pid"] < 1:
+        raise ValueError("no pid in it")
+    return PidRecord(
+        pid=data["pid"],
+        starttime=data.get("starttime") if isinstance(data.get("starttime"), int) else None,
+        config=str(data.get("config", "")),
+        port=data.get("port") if isinstance(data.get("port"), int) else None,
+        started=float(data.get("started", 0.0)),
+        logger_pid=data.get("logger_pid") if isinstance(data.get("logger_pid"), int) else None,
+    )
+
+
+def inspect(state_dir: Path, service: Service) -> Found:
+    """What `service`'s pid file in `state_dir` says, checked against the live processes."""
+    path = pid_path(state_dir, service)
+    try:
+        record = _read_pid(path)
+    except FileNotFoundError:
+        return Found(service=service, path=path, state=State.NONE)
+    except (OSError, ValueError, TypeError) as e:
+        note = f"{path}: not a Glass pid file ({e}); removed"
+        return Found(service=service, path=path, state=State.STALE, note=note)
+    if is_ours(record, service):
+        return Found(service=service, path=path, state=State.RUNNING, record=record)
+    if not alive(record.pid):
+        note = f"{path}: stale pid file (pid {record.pid} is not running; a reboot or a kill -9?)"
+        return Found(service=service, path=path, state=State.STALE, record=record, note=note)
+    other = cmdline(record.pid) or "unknown"
+    note = (
+        f"{path}: pid {record.pid} is another program now ({other[:60]}); "
+        "left alone, the stale pid file removed"
+    )
+    return Found(service=service, path=path, state=State.FOREIGN, record=record, note=note)
+
+
+def clear(found: Found) -> None:
+    """Remove a pid file that names no process of ours."""
+    found.path.unlink(missing_ok=True)
+
+
+@contextmanager
+def locked(state_dir: Path) -> Iterator[None]:
+    """Hold `state_dir/services.lock` (waits for another `make up` or run-claude, bounded)."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = state_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ProcError(
+                        f"{path} stayed locked for {LOCK_WAIT_S:.0f} s by another Glass start"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+# -- starting and stopping -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Started:
+    record: PidRecord
+    process: subprocess.Popen[bytes]
+    log: Path
+    log_offset: int
+
+
+def spawn(
+    service: Service,
+    argv: Sequence[str],
+    *,
+    state_dir: Path,
+    config: Path | None,
+    port: int | None,
+    env: Mapping[str, str],
+) -> Started:
+    """Start `argv` detached (its own session, stdin /dev/null), its output into the service's
+    size-rotated log, and write its pid file."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log = log_path(state_dir, service)
+    offset = log.stat().st_size if log.exists() else 0
+    logger = subprocess.Popen(
+        [sys.executable, "-m", "glass.logpipe", str(log)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert logger.stdin is not None  # stdin=PIPE
+    try:
+        child = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=logger.stdin,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+        )
+    except OSError as e:
+        logger.stdin.close()
+        raise ProcError(f"cannot start the {service.name} ({argv[0]}): {e.strerror}") from None
+    logger.stdin.close()
+    record = PidRecord(
+        pid=child.pid,
+        starttime=starttime(child.pid),
+        config=str(config or ""),
+        port=port,
+        started=time.time(),
+        logger_pid=logger.pid,
+    )
+    write_pid(pid_path(state_dir, service), record)
+    return Started(record=record, process=child, log=log, log_offset=offset)
+
+
+def log_since(log: Path, offset: int) -> str:
+    try:
+        with open(log, "rb") as f:
+            if f.seek(0, os.SEEK_END) >= offset:
+                f.seek(offset)
+            else:
+                f.seek(0)  # rotated meanwhile
+            return f.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    return "\n".join("  " + line for line in text.splitlines()[-lines:])
+
+
+def wait_ready(
+    started: Started,
+    service: Service,
+    *,
+    ready: Callable[[str], bool],
+    timeout: float = START_WAIT_S,
+) -> None:
+    """Wait until `ready(output so far)`; a process that dies or never gets ready is a ProcError
+    with the last lines of its log (one that never gets ready is stopped first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code = started.process.poll()
+        if code is not None:
+            time.sleep(0.3)  # the logger's last write
+            pid_path(started.log.parent, service).unlink(missing_ok=True)
+            out = log_since(started.log, started.log_offset)
+            raise ProcError(
+                f"the {service.name} exited with code {code} while starting; "
+                f"the last lines of {started.log}:\n{tail(out)}"
+            )
+        if ready(log_since(started.log, started.log_offset)):
+            return
+        if time.monotonic() > deadline:
+            stop(started.record, service, state_dir=started.log.parent, timeout=10)
+            out = log_since(started.log, started.log_offset)
+            raise ProcError(
+                f"the {service.name} was not ready after {timeout:.0f} s and was stopped; "
+                f"the last lines of {started.log}:\n{tail(out)}"
+            )
+        time.sleep(0.1)
+
+
+def stop(record: PidRecord, service: Service, *, state_dir: Path, timeout: float) -> str:
+    """SIGTERM, up to `timeout` s for it to finish (the analyzer ends its batch in flight),
+    then SIGKILL to its process group; the pid file goes. Returns the line to say."""
+    how = "stopped"
+    try:
+        os.kill(record.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    if not _gone(record.pid, timeout):
+        how = f"killed (still running {timeout:.0f} s after SIGTERM)"
+        try:
+            os.killpg(record.pid, signal.SIGKILL)  # its session: it and its children
+        except ProcessLookupError:
+            pass
+        _gone(record.pid, 5.0)
+    logger = record.logger_pid
+    if logger and not _gone(logger, 3.0) and "glass.logpipe" in cmdline(logger):
+        os.kill(logger, signal.SIGKILL)
+    pid_path(state_dir, service).unlink(missing_ok=True)
+    return f"{service.name}: {how} (pid {record.pid})"
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+# -- the proxy -----------------------------------------------------------------------------
+
+
+def config_file(config: Config) -> Path | None:
+    """The config file, absolute, as the pid files record it (None: the built-in defaults)."""
+    return config.path.resolve() if config.path else None
+
+
+def _config_flag(config: Config) -> list[str]:
+    path = config_file(config)
+    return [] if path is None else ["--config", str(path)]
+
+
+def proxy_argv(config: Config, mitm_args: Sequence[str] = ()) -> list[str]:
+    """What `make capture` runs, for a proxy in the background."""
+    return [sys.executable, "-m", "capture", *_config_flag(config), "proxy", "--", *mitm_args]
+
+
+def analyzer_argv(config: Config) -> list[str]:
+    """What `make analyze` runs (watch mode), for an analyzer in the background."""
+    return [sys.executable, "-m", "analyze", *_config_flag(config)]
+
+
+def proxy_spec(
+    config: Config, *, mitm_args: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> ProxySpec:
+    cfg = config.capture
+    return ProxySpec(
+        config=config_file(config),
+        state_dir=config.analyze.state_path,
+        host=cfg.listen_host,
+        port=cfg.listen_port,
+        ca=cfg.confdir / CA_FILE,
+        argv=proxy_argv(config, mitm_args),
+        env=dict(os.environ if env is None else env),
+    )
+
+
+def connect_host(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((connect_host(host), port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def is_mitmproxy(host: str, port: int) -> bool:
+    """Does a proxy answer a plain-HTTP request for mitm.it as mitmproxy does?"""
+    request = b"GET http://mitm.it/ HTTP/1.1\r\nHost: mitm.it\r\nConnection: close\r\n\r\n"
+    try:
+        with socket.create_connection((connect_host(host), port), timeout=3) as s:
+            s.settimeout(3)
+            s.sendall(request)
+            data = b""
+            while len(data) < 65536 and (chunk := s.recv(65536)):
+                data += chunk
+    except OSError:
+        return False
+    return data.startswith(b"HTTP/1.1 200") and b"mitmproxy" in data
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProxySpec:
+    config: Path | None
+    """The config file, absolute: recorded in the pid file."""
+    state_dir: Path
+    host: str
+    port: int
+    ca: Path
+    argv: list[str]
+    env: Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProxyUp:
+    record: PidRecord | None
+    """None: a proxy Glass did not start in the background (e.g. `make capture`)."""
+    started: bool
+    notes: list[str]
+    log: Path
+
+
+def ensure_proxy(spec: ProxySpec) -> ProxyUp:
+    """The proxy for `spec`: the running one when there is one, else a new one, ready."""
+    log = log_path(spec.state_dir, PROXY)
+    port_key = f"capture.listen_port in {spec.config}"
+    with locked(spec.state_dir):
+        found = inspect(spec.state_dir, PROXY)
+        notes = [found.note] if found.note else []
+        if found.state is State.RUNNING:
+            record = found.record
+            assert record is not None  # RUNNING carries its record
+            if record.config != str(spec.config or ""):
+                raise ProcError(
+                    f"a Glass proxy started with another config ({record.config}) runs as pid "
+                    f"{record.pid}; stop it with `make down CONFIG={record.config}`"
+                )
+            if record.port != spec.port:
+                raise ProcError(
+                    f"the Glass proxy (pid {record.pid}) listens on port {record.port}, but "
+                    f"{port_key} is now {spec.port}; `make down` stops it"
+                )
+            if answers(spec.host, spec.port):
+                return ProxyUp(record=record, started=False, notes=notes, log=log)
+            raise ProcError(
+                f"the Glass proxy (pid {record.pid}) does not answer on port {spec.port}; "
+                f"see {log}, `make down` stops it"
+            )
+        if found.state is not State.NONE:
+            clear(found)
+        if answers(spec.host, spec.port):
+            if is_mitmproxy(spec.host, spec.port):
+                return ProxyUp(record=None, started=False, notes=notes, log=log)
+            raise ProcError(
+                f"port {spec.port} is held by another program, not a proxy; stop it or set "
+                f"{port_key} to a free port"
+            )
+        started = spawn(
+            PROXY,
+            spec.argv,
+            state_dir=spec.state_dir,
+            config=spec.config,
+            port=spec.port,
+            env=spec.env,
+        )
+        wait_ready(
+            started,
+            PROXY,
+            ready=lambda out: (
+                PROXY_READY in out and spec.ca.is_file() and answers(spec.host, spec.port)
+            ),
+        )
+        return ProxyUp(record=started.record, started=True, notes=notes, log=log)
