@@ -458,52 +458,57 @@ class ProxyUp:
 
 def ensure_proxy(spec: ProxySpec) -> ProxyUp:
     """The proxy for `spec`: the running one when there is one, else a new one, ready."""
-    log = log_path(spec.state_dir, PROXY)
-    port_key = f"capture.listen_port in {spec.config}"
     with locked(spec.state_dir):
-        found = inspect(spec.state_dir, PROXY)
-        notes = [found.note] if found.note else []
-        if found.state is State.RUNNING:
-            record = found.record
-            assert record is not None  # RUNNING carries its record
-            if record.config != str(spec.config or ""):
-                raise ProcError(
-                    f"a Glass proxy started with another config ({record.config}) runs as pid "
-                    f"{record.pid}; stop it with `make down CONFIG={record.config}`"
-                )
-            if record.port != spec.port:
-                raise ProcError(
-                    f"the Glass proxy (pid {record.pid}) listens on port {record.port}, but "
-                    f"{port_key} is now {spec.port}; `make down` stops it"
-                )
-            if answers(spec.host, spec.port):
-                return ProxyUp(record=record, started=False, notes=notes, log=log)
+        return ensure_proxy_locked(spec)
+
+
+def ensure_proxy_locked(spec: ProxySpec) -> ProxyUp:
+    """`ensure_proxy` for a caller that holds `locked(spec.state_dir)` already."""
+    log = log_path(spec.state_dir, PROXY)
+    port_key = f"capture.listen_port in {spec.config or 'config.yaml'}"
+    found = inspect(spec.state_dir, PROXY)
+    notes = [found.note] if found.note else []
+    if found.state is State.RUNNING:
+        record = found.record
+        assert record is not None  # RUNNING carries its record
+        if record.config != str(spec.config or ""):
             raise ProcError(
-                f"the Glass proxy (pid {record.pid}) does not answer on port {spec.port}; "
-                f"see {log}, `make down` stops it"
+                f"a Glass proxy started with another config ({record.config}) runs as pid "
+                f"{record.pid}; stop it with `make down CONFIG={record.config}`"
             )
-        if found.state is not State.NONE:
-            clear(found)
+        if record.port != spec.port:
+            raise ProcError(
+                f"the Glass proxy (pid {record.pid}) listens on port {record.port}, but "
+                f"{port_key} is now {spec.port}; `make down` stops it"
+            )
         if answers(spec.host, spec.port):
-            if is_mitmproxy(spec.host, spec.port):
-                return ProxyUp(record=None, started=False, notes=notes, log=log)
-            raise ProcError(
-                f"port {spec.port} is held by another program, not a proxy; stop it or set "
-                f"{port_key} to a free port"
-            )
-        started = spawn(
-            PROXY,
-            spec.argv,
-            state_dir=spec.state_dir,
-            config=spec.config,
-            port=spec.port,
-            env=spec.env,
+            return ProxyUp(record=record, started=False, notes=notes, log=log)
+        raise ProcError(
+            f"the Glass proxy (pid {record.pid}) does not answer on port {spec.port}; "
+            f"see {log}, `make down` stops it"
         )
-        wait_ready(
-            started,
-            PROXY,
-            ready=lambda out: (
-                PROXY_READY in out and spec.ca.is_file() and answers(spec.host, spec.port)
-            ),
+    if found.state is not State.NONE:
+        clear(found)
+    if answers(spec.host, spec.port):
+        if is_mitmproxy(spec.host, spec.port):
+            return ProxyUp(record=None, started=False, notes=notes, log=log)
+        raise ProcError(
+            f"port {spec.port} is held by another program, not a proxy; stop it or set "
+            f"{port_key} to a free port"
         )
-        return ProxyUp(record=started.record, started=True, notes=notes, log=log)
+    started = spawn(
+        PROXY,
+        spec.argv,
+        state_dir=spec.state_dir,
+        config=spec.config,
+        port=spec.port,
+        env=spec.env,
+    )
+    wait_ready(
+        started,
+        PROXY,
+        ready=lambda out: (
+            PROXY_READY in out and spec.ca.is_file() and answers(spec.host, spec.port)
+        ),
+    )
+    return ProxyUp(record=started.record, started=True, notes=notes, log=log)
