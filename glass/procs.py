@@ -190,7 +190,7 @@ def inspect(state_dir: Path, service: Service) -> Found:
     except FileNotFoundError:
         return Found(service=service, path=path, state=State.NONE)
     except (OSError, ValueError, TypeError) as e:
-        note = f"{path}: not a Glass pid file ({e}); removed"
+        note = f"{path}: not a Glass pid file ({e})"
         return Found(service=service, path=path, state=State.STALE, note=note)
     if is_ours(record, service):
         return Found(service=service, path=path, state=State.RUNNING, record=record)
@@ -198,16 +198,14 @@ def inspect(state_dir: Path, service: Service) -> Found:
         note = f"{path}: stale pid file (pid {record.pid} is not running; a reboot or a kill -9?)"
         return Found(service=service, path=path, state=State.STALE, record=record, note=note)
     other = cmdline(record.pid) or "unknown"
-    note = (
-        f"{path}: pid {record.pid} is another program now ({other[:60]}); "
-        "left alone, the stale pid file removed"
-    )
+    note = f"{path}: pid {record.pid} is another program now ({other[:60]}), left alone"
     return Found(service=service, path=path, state=State.FOREIGN, record=record, note=note)
 
 
-def clear(found: Found) -> None:
-    """Remove a pid file that names no process of ours."""
+def clear(found: Found) -> str:
+    """Remove a pid file that names no process of ours; the line that says so."""
     found.path.unlink(missing_ok=True)
+    return f"{found.note}; pid file removed"
 
 
 @contextmanager
@@ -467,7 +465,7 @@ def ensure_proxy_locked(spec: ProxySpec) -> ProxyUp:
     log = log_path(spec.state_dir, PROXY)
     port_key = f"capture.listen_port in {spec.config or 'config.yaml'}"
     found = inspect(spec.state_dir, PROXY)
-    notes = [found.note] if found.note else []
+    notes: list[str] = []
     if found.state is State.RUNNING:
         record = found.record
         assert record is not None  # RUNNING carries its record
@@ -488,7 +486,7 @@ def ensure_proxy_locked(spec: ProxySpec) -> ProxyUp:
             f"see {log}, `make down` stops it"
         )
     if found.state is not State.NONE:
-        clear(found)
+        notes.append(clear(found))
     if answers(spec.host, spec.port):
         if is_mitmproxy(spec.host, spec.port):
             return ProxyUp(record=None, started=False, notes=notes, log=log)

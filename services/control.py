@@ -45,14 +45,14 @@ def _start_analyzer(config: Config) -> str:
     state = config.analyze.state_path
     found = procs.inspect(state, procs.ANALYZER)
     mine = str(procs.config_file(config) or "")
-    lines = [found.note] if found.note else []
+    lines: list[str] = []
     if found.state is procs.State.RUNNING:
         assert found.record is not None  # RUNNING carries its record
         if found.record.config != mine:
             raise procs.ProcError(_other_config(found))
         return f"analyzer: already running (pid {found.record.pid})"
     if found.state is not procs.State.NONE:
-        procs.clear(found)
+        lines.append(procs.clear(found))
     started = procs.spawn(
         procs.ANALYZER,
         procs.analyzer_argv(config),
@@ -86,8 +86,7 @@ def down(config: Config, *, say: Say) -> None:
             if found.state is procs.State.NONE:
                 say(f"{service.name}: not running")
             elif found.state is not procs.State.RUNNING:
-                say(found.note)
-                procs.clear(found)
+                say(procs.clear(found))
             elif found.record is not None and found.record.config != mine:
                 problems.append(_other_config(found))
             elif found.record is not None:
@@ -110,17 +109,14 @@ def status(config: Config, *, say: Say) -> None:
             port = f", port {record.port}" if record.port else ""
             say(f"{name}running, pid {record.pid}, since {since}{port}")
             continue
-        if found.note:
-            say(f"{name}{found.note}")
+        line = "not running"
         if service is procs.PROXY and procs.answers(cfg.listen_host, cfg.listen_port):
-            what = (
-                "a mitmproxy"
-                if procs.is_mitmproxy(cfg.listen_host, cfg.listen_port)
-                else ("another program")
-            )
-            say(f"{name}not started by Glass; {what} answers on port {cfg.listen_port}")
-        else:
-            say(f"{name}not running")
+            mitm = procs.is_mitmproxy(cfg.listen_host, cfg.listen_port)
+            what = "a mitmproxy (`make capture`?)" if mitm else "another program"
+            line = f"not started by Glass; {what} answers on port {cfg.listen_port}"
+        if found.note:
+            line += f"; {found.note} (`make down` removes it)"
+        say(name + line)
 
 
 def log_files(config: Config) -> list[Path]:
