@@ -34,17 +34,27 @@ def _open(path: Path) -> int:
 
 
 def copy(source: int, path: Path, *, max_bytes: int, backups: int) -> None:
-    """Append everything readable from the fd `source` to `path`, rotating by size."""
+    """Append everything readable from the fd `source` to `path`, rotating by size at a line
+    end (a line longer than `max_bytes` is cut)."""
     fd = _open(path)
     size = os.fstat(fd).st_size
     try:
         while chunk := os.read(source, 65536):
-            if size and size + len(chunk) > max_bytes:
-                os.close(fd)
-                rotate(path, backups=backups)
-                fd, size = _open(path), 0
-            os.write(fd, chunk)
-            size += len(chunk)
+            while chunk:
+                if size >= max_bytes:
+                    os.close(fd)
+                    rotate(path, backups=backups)
+                    fd, size = _open(path), 0
+                piece = chunk[: max_bytes - size]
+                if len(piece) < len(chunk):
+                    cut = piece.rfind(b"\n")
+                    if cut < 0 and size:
+                        size = max_bytes  # the line does not fit: a new file first
+                        continue
+                    piece = piece[: cut + 1] if cut >= 0 else piece
+                os.write(fd, piece)
+                size += len(piece)
+                chunk = chunk[len(piece) :]
     finally:
         os.close(fd)
 
