@@ -89,9 +89,17 @@ def test_python_m_capture_run_claude_without_claude_is_one_line_and_starts_nothi
         s.bind(("127.0.0.1", 0))
         free = s.getsockname()[1]
     config.write_text(f"capture:\n  listen_port: {free}\n  confdir: conf\n")
+    argv = [
+        "-m",
+        "capture",
+        "--config",
+        str(config),
+        "run-claude",
+        "--claude",
+        "/nonexistent/claude",
+    ]
     done = subprocess.run(
-        [sys.executable, "-m", "capture", "--config", str(config), "run-claude"]
-        + ["--claude", "/nonexistent/claude", "--", "-p", "x"],
+        [sys.executable, *argv, "--", "-p", "x"],
         capture_output=True,
         text=True,
         cwd=ROOT,
