@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             control.status(config, say=say)
         else:
-            logs = [str(p) for p in control.log_files(config)]
+            files = control.log_files(config)
+            if not any(p.exists() for p in files):
+                say(f"no logs yet in {files[0].parent}; `make up` starts the processes")
+            logs = [str(p) for p in files]
             os.execvp("tail", ["tail", "-n", "20", "-F", *logs])
     except (ConfigError, procs.ProcError) as e:
         print(f"error: {e}", file=sys.stderr)

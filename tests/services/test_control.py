@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,47 @@ def test_a_port_held_by_a_plain_listener_is_one_line_naming_the_key(tmp_path):
             assert f"port {port}" in lines[0] and "capture.listen_port" in lines[0]
         assert not procs.pid_path(state_dir(config), procs.PROXY).exists()
         assert not (tmp_path / "mitm").exists(), "no proxy was started"
+
+
+def test_logs_follows_both_logs(config):
+    logs = [procs.log_path(state_dir(config), s) for s in procs.SERVICES]
+    logs[0].parent.mkdir(parents=True)
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "services", "--config", str(config), "logs"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        time.sleep(1.0)  # tail -F is following (the files do not exist yet)
+        for path in logs:
+            path.write_text(f"a line of {path.name}\n")
+        assert follower.stdout is not None
+        seen = set()
+        deadline = time.monotonic() + 20
+        while len(seen) < 2 and time.monotonic() < deadline:
+            line = follower.stdout.readline()
+            seen |= {p.name for p in logs if f"a line of {p.name}" in line}
+        assert seen == {"proxy.log", "analyzer.log"}
+    finally:
+        follower.terminate()
+        follower.wait(10)
+
+
+def test_a_proxy_started_with_another_config_is_named_and_left_running(config, tmp_path):
+    # A process whose command line names the proxy service, as a proxy's does.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "capture"])
+    try:
+        path = write_pid(config, procs.PROXY, other.pid)
+        record = json.loads(path.read_text()) | {"config": str(tmp_path / "other.yaml")}
+        path.write_text(json.dumps(record))
+        for done in (services(config, "up"), services(config, "down")):
+            assert done.returncode == 2
+            errors = done.stderr.strip().splitlines()
+            assert len(errors) == 1, errors
+            assert "another config" in errors[0] and str(tmp_path / "other.yaml") in errors[0]
+        assert other.poll() is None, "it was not signalled"
+        assert path.exists()
+    finally:
+        other.kill()
+        other.wait()
