@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"error: cannot follow the logs with tail: {e.strerror}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C while waiting for a start: what was started stays, `down` stops it
     return 0
 
 
