@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from capture import launch
-from glass import procs
+from glass import pidfile, procs
 from glass.config import ConfigError, load_config
 from glass.hints import make_command
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise launch.LaunchError(f"cannot start {launched.argv[0]}: {e.strerror}") from None
         web = args.command == "web"
         cmd = launch.proxy_command(cfg, web=web, extra=extra)
-    except (ConfigError, launch.LaunchError, procs.ProcError) as e:
+    except (ConfigError, launch.LaunchError, pidfile.ProcError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     where = f"{cfg.listen_host}:{cfg.listen_port}"

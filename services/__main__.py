@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from glass import procs
+from glass import pidfile
 from glass.config import ConfigError, load_config
 from services import control
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"no logs yet in {files[0].parent}; `make up` starts the processes")
             logs = [str(p) for p in files]
             os.execvp("tail", ["tail", "-n", "20", "-F", *logs])
-    except (ConfigError, procs.ProcError) as e:
+    except (ConfigError, pidfile.ProcError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:

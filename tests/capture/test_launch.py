@@ -209,7 +209,8 @@ def test_hooks_hint_once_per_folder_and_never_when_installed(tmp_path):
 
 
 def test_started_line_is_one_line_with_the_log_and_how_to_stop_it(tmp_path):
-    from glass.procs import PidRecord, ProxyUp
+    from glass.pidfile import PidRecord
+    from glass.procs import ProxyUp
 
     record = PidRecord(pid=4242, starttime=1, config="/x/other.yaml", port=8080, started=0.0)
     up = ProxyUp(record=record, started=True, notes=[], log=tmp_path / "proxy.log")

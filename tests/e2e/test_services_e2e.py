@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from glass import procs
+from glass import pidfile
 from glass.config import load_config
 from glass.procs import CA_FILE
 from tests.analyzer_harness import MemoryModel, wait_until
@@ -60,7 +60,7 @@ def teardown() -> Iterator[list[Path]]:
 def our_processes(needle: str) -> list[int]:
     """Live processes whose command line holds `needle`."""
     pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
-    return [pid for pid in pids if needle in procs.cmdline(pid) and procs.alive(pid)]
+    return [pid for pid in pids if needle in pidfile.cmdline(pid) and pidfile.alive(pid)]
 
 
 def test_run_claude_starts_the_proxy_and_the_next_session_reuses_it(
@@ -94,12 +94,12 @@ def test_run_claude_starts_the_proxy_and_the_next_session_reuses_it(
     first = make("run-claude", config, *variables, env=env)
     assert first.returncode == 0, f"stdout:\n{first.stdout}\nstderr:\n{first.stderr}"
     assert final_text in first.stdout
-    log = procs.log_path(state_dir(config), procs.PROXY)
+    log = pidfile.log_path(state_dir(config), pidfile.PROXY)
     said = [ln for ln in first.stderr.splitlines() if "started the proxy" in ln]
     assert len(said) == 1 and str(log) in said[0], first.stderr
-    pid = pid_of(config, procs.PROXY)
-    assert pid and procs.alive(pid), "the proxy stays up after Claude Code exited"
-    pid_file = procs.pid_path(state_dir(config), procs.PROXY)
+    pid = pid_of(config, pidfile.PROXY)
+    assert pid and pidfile.alive(pid), "the proxy stays up after Claude Code exited"
+    pid_file = pidfile.pid_path(state_dir(config), pidfile.PROXY)
     assert pid_file.stat().st_mode & 0o777 == 0o600
     captured = wait_for_captures(tmp_path / "captures", len(standin.message_requests))
     records = [load_capture(p) for p in captured]
@@ -113,13 +113,13 @@ def test_run_claude_starts_the_proxy_and_the_next_session_reuses_it(
     assert second.returncode == 0, f"stdout:\n{second.stdout}\nstderr:\n{second.stderr}"
     assert final_text in second.stdout
     assert "started the proxy" not in second.stderr
-    assert pid_of(config, procs.PROXY) == pid
+    assert pid_of(config, pidfile.PROXY) == pid
     assert len(capture_files(tmp_path / "captures")) > len(captured)
 
     down = make("down", config, env=env)
     assert down.returncode == 0, down.stderr
     assert f"proxy: stopped (pid {pid})" in down.stdout
-    assert not procs.alive(pid)
+    assert not pidfile.alive(pid)
     assert not pid_file.exists()
 
 
@@ -134,12 +134,15 @@ def test_up_twice_starts_one_of_each_and_down_leaves_nothing(standin, confdir, t
 
         first = make("up", config, *up_args, env=env)
         assert first.returncode == 0, f"stdout:\n{first.stdout}\nstderr:\n{first.stderr}"
-        proxy, analyzer = pid_of(config, procs.PROXY), pid_of(config, procs.ANALYZER)
+        proxy, analyzer = pid_of(config, pidfile.PROXY), pid_of(config, pidfile.ANALYZER)
         assert proxy and analyzer
         second = make("up", config, *up_args, env=env)
         assert second.returncode == 0, f"stdout:\n{second.stdout}\nstderr:\n{second.stderr}"
         assert second.stdout.count("already running") == 2, ours(second)
-        assert (pid_of(config, procs.PROXY), pid_of(config, procs.ANALYZER)) == (proxy, analyzer)
+        assert (pid_of(config, pidfile.PROXY), pid_of(config, pidfile.ANALYZER)) == (
+            proxy,
+            analyzer,
+        )
         assert our_processes(f"capture_dir={captures}") == [proxy]
         assert our_processes(f"analyze --config {config}") == [analyzer]
 
@@ -174,7 +177,7 @@ def test_up_twice_starts_one_of_each_and_down_leaves_nothing(standin, confdir, t
         assert down.returncode == 0, down.stderr
         assert f"analyzer: stopped (pid {analyzer})" in down.stdout
         assert f"proxy: stopped (pid {proxy})" in down.stdout
-        assert not procs.alive(proxy) and not procs.alive(analyzer)
+        assert not pidfile.alive(proxy) and not pidfile.alive(analyzer)
         assert not list(state_dir(config).glob("*.pid"))
         assert our_processes(f"capture_dir={captures}") == []
         assert our_processes(f"analyze --config {config}") == []

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from glass import procs
+from glass import pidfile
 from tests.proxy import API_URL, ROOT
 
 
@@ -92,8 +92,8 @@ def ours(done: subprocess.CompletedProcess[str]) -> list[str]:
     return [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("make:", "make["))]
 
 
-def pid_of(config: Path, service: procs.Service) -> int | None:
-    path = procs.pid_path(state_dir(config), service)
+def pid_of(config: Path, service: pidfile.Service) -> int | None:
+    path = pidfile.pid_path(state_dir(config), service)
     try:
         return json.loads(path.read_text())["pid"]
     except FileNotFoundError:
@@ -102,8 +102,8 @@ def pid_of(config: Path, service: procs.Service) -> int | None:
 
 def shut_down(config: Path) -> None:
     """Finalizer: `python -m services down`, then SIGKILL whatever a pid file still names."""
-    pids = [pid_of(config, s) for s in procs.SERVICES]
+    pids = [pid_of(config, s) for s in pidfile.SERVICES]
     services(config, "down")
     for pid in pids:
-        if pid and procs.alive(pid):
+        if pid and pidfile.alive(pid):
             os.killpg(pid, signal.SIGKILL)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from glass import procs
+from glass import pidfile
 from tests.proxy import free_port
 from tests.services.helpers import make, ours, services, state_dir, write_config
 
@@ -23,10 +23,10 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def write_pid(config: Path, service: procs.Service, pid: int) -> Path:
-    path = procs.pid_path(state_dir(config), service)
+def write_pid(config: Path, service: pidfile.Service, pid: int) -> Path:
+    path = pidfile.pid_path(state_dir(config), service)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"pid": pid, "starttime": procs.starttime(pid), "config": str(config), "port": None}
+    record = {"pid": pid, "starttime": pidfile.starttime(pid), "config": str(config), "port": None}
     path.write_text(json.dumps(record))
     return path
 
@@ -37,7 +37,7 @@ def config(tmp_path: Path) -> Path:
 
 
 def test_a_stale_pid_file_gets_one_line_in_status_and_down(config):
-    path = write_pid(config, procs.PROXY, dead_pid())
+    path = write_pid(config, pidfile.PROXY, dead_pid())
 
     shown = services(config, "status")
     assert shown.returncode == 0, shown.stderr
@@ -56,7 +56,7 @@ def test_a_stale_pid_file_gets_one_line_in_status_and_down(config):
 def test_a_pid_file_naming_another_program_leaves_it_alone(config):
     other = subprocess.Popen(["sleep", "60"])
     try:
-        path = write_pid(config, procs.ANALYZER, other.pid)
+        path = write_pid(config, pidfile.ANALYZER, other.pid)
 
         shown = services(config, "status")
         analyzer = [ln for ln in ours(shown) if ln.startswith("analyzer:")]
@@ -85,12 +85,12 @@ def test_a_port_held_by_a_plain_listener_is_one_line_naming_the_key(tmp_path):
             lines = ours(done)
             assert len(lines) == 1, lines
             assert f"port {port}" in lines[0] and "capture.listen_port" in lines[0]
-        assert not procs.pid_path(state_dir(config), procs.PROXY).exists()
+        assert not pidfile.pid_path(state_dir(config), pidfile.PROXY).exists()
         assert not (tmp_path / "mitm").exists(), "no proxy was started"
 
 
 def test_logs_follows_both_logs(config):
-    logs = [procs.log_path(state_dir(config), s) for s in procs.SERVICES]
+    logs = [pidfile.log_path(state_dir(config), s) for s in pidfile.SERVICES]
     logs[0].parent.mkdir(parents=True)
     follower = subprocess.Popen(
         [sys.executable, "-m", "services", "--config", str(config), "logs"],
@@ -118,7 +118,7 @@ def test_a_proxy_started_with_another_config_is_named_and_left_running(config, t
     # A process whose command line names the proxy service, as a proxy's does.
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "capture"])
     try:
-        path = write_pid(config, procs.PROXY, other.pid)
+        path = write_pid(config, pidfile.PROXY, other.pid)
         record = json.loads(path.read_text()) | {"config": str(tmp_path / "other.yaml")}
         path.write_text(json.dumps(record))
         for done in (services(config, "up"), services(config, "down")):
