@@ -1,7 +1,8 @@
 # Glass: every target installs what it needs first (`make install`).
 # Options on any make line:
 #   CONFIG=path/to/config.yaml   another config file
-#   MITM_ARGS="..."              extra mitmdump/mitmweb arguments (capture, capture-web)
+#   MITM_ARGS="..."              extra mitmdump/mitmweb arguments (capture, capture-web; and a
+#                                proxy run-claude or up starts)
 #   CLAUDE=/path/to/claude       the Claude Code binary (run-claude)
 #   DIR=~/my/project             the folder Claude Code works in (run-claude; default: here)
 #   ARGS="..."                   arguments passed to claude (run-claude) or the analyzer
@@ -23,11 +24,12 @@ CLAUDE_CODE := $(TOOLS)/node_modules/.bin/claude
 HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
 .PHONY: install lock check capture capture-web run-claude analyze analyze-once memories status usage \
-        search hooks test no-npm-note bench claude-cli clean help
+        search hooks up down logs test no-npm-note bench claude-cli clean help
 
 help:
-	@echo "make capture      start the capturing proxy (foreground)"
-	@echo "make run-claude   run Claude Code through it (second terminal)"
+	@echo "make run-claude   run Claude Code through the proxy (starts it in the background if needed)"
+	@echo "make up           proxy and analyzer in the background; make down stops them, make logs follows them"
+	@echo "make capture      the capturing proxy in the foreground instead"
 	@echo "make capture-web  the same proxy with mitmproxy's web UI"
 	@echo "make analyze      turn captures into memories (watch mode); analyze-once: backlog only"
 	@echo "make memories     list memories; make search Q=...: ranked search; make status; make usage"
@@ -58,8 +60,12 @@ capture: install
 capture-web: install
 	$(PY) -m capture --config "$(CONFIG)" web -- $(MITM_ARGS)
 
+# MITM_ARGS reaches a proxy that run-claude or up starts as the environment variable
+# GLASS_MITM_ARGS: make exports the text as written, Python splits it as a shell would.
+run-claude up: export GLASS_MITM_ARGS = $(MITM_ARGS)
+
 run-claude: install
-	@$(PY) -m capture --config "$(CONFIG)" run-claude $(if $(CLAUDE),--claude "$(CLAUDE)") $(if $(DIR),--dir "$(DIR)") -- $(ARGS)
+	@$(PY) -m capture --config "$(CONFIG)" run-claude --mitm-args "$$GLASS_MITM_ARGS" $(if $(CLAUDE),--claude "$(CLAUDE)") $(if $(DIR),--dir "$(DIR)") -- $(ARGS)
 
 analyze: install
 	$(PY) -m analyze --config "$(CONFIG)" $(ARGS)
@@ -80,8 +86,20 @@ search: install
 hooks: install
 	@$(PY) -m analyze --config "$(abspath $(CONFIG))" hooks $(or $(ARGS),install) $(if $(findstring --user,$(ARGS)),,--project "$(or $(DIR),$(PWD),$(CURDIR))")
 
+# The background processes (make up / make down / make logs; python -m services), then the
+# analyzer's figures; with ARGS=--json only the analyzer's JSON.
 status: install
-	@$(PY) -m analyze --config "$(CONFIG)" status $(ARGS)
+	@$(if $(findstring --json,$(ARGS)),,$(PY) -m services --config "$(CONFIG)" status &&) \
+	$(PY) -m analyze --config "$(CONFIG)" status $(ARGS)
+
+up: install
+	@$(PY) -m services --config "$(CONFIG)" up --mitm-args "$$GLASS_MITM_ARGS"
+
+down: install
+	@$(PY) -m services --config "$(CONFIG)" down
+
+logs: install
+	@$(PY) -m services --config "$(CONFIG)" logs
 
 usage: install
 	@$(PY) -m analyze --config "$(CONFIG)" usage $(ARGS)

@@ -2,17 +2,24 @@
 
 python -m capture [--config PATH] proxy      [-- extra mitmdump args]
 python -m capture [--config PATH] web        [-- extra mitmweb args]
-python -m capture [--config PATH] run-claude [--claude BIN] [-- claude args]
+python -m capture [--config PATH] run-claude [--claude BIN] [--dir DIR] [--mitm-args "ARGS"]
+                                             [-- claude args]
+
+`run-claude` first makes sure a proxy answers: when none does, it starts one in the
+background (`glass.procs.ensure_proxy`: detached, its log and pid file in the analyzer's
+state folder, `--mitm-args` split as a shell would and passed to it) and leaves it running.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
 from capture import launch
+from glass import pidfile, procs
 from glass.config import ConfigError, load_config
 from glass.hints import make_command
 
@@ -26,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run-claude", help="run Claude Code through the proxy")
     run.add_argument("--claude", default=None, help="the claude binary (default: claude on PATH)")
     run.add_argument("--dir", default=None, help="the project folder to run Claude Code in")
+    run.add_argument(
+        "--mitm-args",
+        default="",
+        help="extra mitmdump arguments, as one shell-quoted string, for a proxy it starts",
+    )
 
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -38,6 +50,16 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         cfg = config.capture
         if args.command == "run-claude":
+            launch.find_claude(args.claude, dict(os.environ), config=args.config)
+            try:
+                mitm_args = shlex.split(args.mitm_args)
+            except ValueError as e:
+                raise launch.LaunchError(f"MITM_ARGS: {e}") from None
+            up = procs.ensure_proxy(procs.proxy_spec(config, mitm_args=mitm_args))
+            for note in up.notes:
+                print(f"Glass: {note}", file=sys.stderr, flush=True)
+            if up.started:
+                print(launch.started_line(cfg, up, config=args.config), file=sys.stderr, flush=True)
             launched = launch.claude_command(
                 cfg, claude=args.claude, args=extra, config=args.config
             )
@@ -58,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise launch.LaunchError(f"cannot start {launched.argv[0]}: {e.strerror}") from None
         web = args.command == "web"
         cmd = launch.proxy_command(cfg, web=web, extra=extra)
-    except (ConfigError, launch.LaunchError) as e:
+    except (ConfigError, launch.LaunchError, pidfile.ProcError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     where = f"{cfg.listen_host}:{cfg.listen_port}"

@@ -40,7 +40,7 @@ from mitmproxy.addonmanager import Loader
 
 from capture import files, record
 from capture.writer import WriteEnd, Writer, WriteRequest, make_writer
-from glass.contract import ANALYZER_HEADER
+from glass.contract import ANALYZER_HEADER, PROXY_READY
 
 logger = logging.getLogger("glass.capture")
 
@@ -154,7 +154,7 @@ class Capture:
                 self.writer.close()
             self.writer = make_writer(root, on_path=self._written_at)
         if updated & {"capture_dir", "capture_hosts", "capture_paths"}:
-            logger.info("Glass: capturing POST %s on %s into %s", list(paths), sorted(hosts), root)
+            logger.info(PROXY_READY + " %s on %s into %s", list(paths), sorted(hosts), root)
 
     def done(self) -> None:
         if self.writer is not None:

@@ -6,9 +6,11 @@ mitmweb) command line that loads `capture/addon.py` (with mitmproxy's
 `make capture` prints when the proxy listens beyond loopback. `claude_command()`
 checks that the proxy answers and its CA exists, and builds the environment
 Claude Code needs to talk through it (the proxy login, if any, inside
-`HTTPS_PROXY`). Every hint names its make command
+`HTTPS_PROXY`; `make run-claude` first has `glass.procs.ensure_proxy` start
+a proxy when none answers, and `started_line()` is the one line it says
+then). Every hint names its make command
 through `glass.hints.make_command()`, `CONFIG=…` included.
-Claude Code needs to talk through it. `hooks_hint()` is the one line
+`hooks_hint()` is the one line
 `make run-claude` prints, once per project folder, when Glass's recall hooks
 are not set up for it (read off Claude Code's settings files with
 `glass.claude_settings`; the folders already told are listed in
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,9 +30,9 @@ from urllib.parse import quote
 from glass.claude_settings import hooks_installed
 from glass.config import CaptureConfig
 from glass.hints import make_command
+from glass.procs import CA_FILE, ProxyUp, answers
 
 ADDON = Path(__file__).resolve().parent / "addon.py"
-CA_FILE = "mitmproxy-ca-cert.pem"
 LOCAL_NO_PROXY = ("localhost", "127.0.0.1", "::1")
 HINTED_FILE = "run-claude-hinted"
 PROXYAUTH_ENV = "GLASS_PROXYAUTH"
@@ -146,7 +147,7 @@ def claude_command(
     ca = cfg.confdir / CA_FILE
     url = proxy_url(cfg)
     capture = make_command("capture", config=config)
-    if not _answers(cfg):
+    if not answers(cfg.listen_host, cfg.listen_port):
         raise LaunchError(
             f"the proxy does not answer at {url}; start it with `{capture}` in another terminal"
         )
@@ -154,7 +155,7 @@ def claude_command(
         raise LaunchError(
             f"mitmproxy's CA certificate {ca} is missing; `{capture}` creates it on its first start"
         )
-    binary = _find_claude(claude, env, config=config)
+    binary = find_claude(claude, env, config=config)
     no_proxy = [p for p in (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",") if p]
     no_proxy += [h for h in LOCAL_NO_PROXY if h not in no_proxy]
     url = proxy_url(cfg, credentials=_credentials(cfg, env, config=config))
@@ -171,16 +172,17 @@ def claude_command(
     return ClaudeLaunch(argv=[binary, *args], env=env)
 
 
-def _answers(cfg: CaptureConfig) -> bool:
-    host = "127.0.0.1" if cfg.listen_host in ("", "0.0.0.0", "::") else cfg.listen_host
-    try:
-        with socket.create_connection((host, cfg.listen_port), timeout=2):
-            return True
-    except OSError:
-        return False
+def started_line(cfg: CaptureConfig, up: ProxyUp, *, config: str | None) -> str:
+    """What `make run-claude` says when it started the proxy in the background."""
+    pid = up.record.pid if up.record else "?"
+    return (
+        f"Glass: started the proxy in the background on {proxy_url(cfg)} (pid {pid}, log "
+        f"{up.log}); it stays up for the next session, `{make_command('down', config=config)}` "
+        "stops it"
+    )
 
 
-def _find_claude(claude: str | None, env: dict[str, str], *, config: str | None = None) -> str:
+def find_claude(claude: str | None, env: dict[str, str], *, config: str | None = None) -> str:
     name = os.path.expanduser(claude or "claude")  # zsh leaves ~ in CLAUDE=~/... alone
     found = shutil.which(name, path=env.get("PATH"))
     if found:

@@ -30,3 +30,7 @@ STATE_DIR: Final = ".analyze"
 
 MEMORY_KINDS: Final = ("preference", "decision", "convention", "error_fix", "fact")
 """The kinds a memory can have, in the order recall ranks them."""
+
+PROXY_READY = "Glass: capturing POST"
+"""The start of the line the capture addon logs once it is configured; what a proxy started
+in the background (glass/procs.py) and the tests' proxy (tests/proxy.py) wait for."""

@@ -39,15 +39,14 @@ from typing import Any, BinaryIO
 
 import pytest
 
-from glass.contract import CAPTURE_NAME
+from glass.contract import CAPTURE_NAME, PROXY_READY
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "sk-ant-test-secret"
 """The API key every test client sends; it must never appear in a capture file."""
 API_URL = "https://api.anthropic.com"
 CA_FILE = "mitmproxy-ca-cert.pem"
-READY_LINE = "Glass: capturing POST"
-"""What the addon logs once it is configured (capture/addon.py, `configure`)."""
+READY_LINE = PROXY_READY
 
 __all__ = [
     "API_KEY",

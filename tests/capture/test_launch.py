@@ -80,17 +80,26 @@ def test_claude_path_with_tilde_is_expanded(tmp_path, monkeypatch):
     fake = tmp_path / "claude"
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
-    assert launch._find_claude("~/claude", {"PATH": "/usr/bin"}) == str(fake)
+    assert launch.find_claude("~/claude", {"PATH": "/usr/bin"}) == str(fake)
 
 
-def test_python_m_capture_reports_a_missing_proxy_in_one_line(tmp_path):
+def test_python_m_capture_run_claude_without_claude_is_one_line_and_starts_nothing(tmp_path):
     config = tmp_path / "config.yaml"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = s.getsockname()[1]
     config.write_text(f"capture:\n  listen_port: {free}\n  confdir: conf\n")
+    argv = [
+        "-m",
+        "capture",
+        "--config",
+        str(config),
+        "run-claude",
+        "--claude",
+        "/nonexistent/claude",
+    ]
     done = subprocess.run(
-        [sys.executable, "-m", "capture", "--config", str(config), "run-claude", "--", "-p", "x"],
+        [sys.executable, *argv, "--", "-p", "x"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -99,7 +108,8 @@ def test_python_m_capture_reports_a_missing_proxy_in_one_line(tmp_path):
     )
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
-    assert f"start it with `make capture CONFIG={config}` in another terminal" in done.stderr
+    assert "CLAUDE=/nonexistent/claude is not an executable" in done.stderr
+    assert not (tmp_path / "captures").exists() and not (tmp_path / "conf").exists()
 
 
 @pytest.mark.parametrize(
@@ -279,3 +289,15 @@ def test_make_capture_refuses_an_open_remote_proxy_in_one_line(tmp_path):
         "capture.proxyauth (user:pass or @/path/to/htpasswd), or capture.allow_remote: true "
         "to let anyone who reaches the port use the proxy"
     ]
+
+
+def test_started_line_is_one_line_with_the_log_and_how_to_stop_it(tmp_path):
+    from glass.pidfile import PidRecord
+    from glass.procs import ProxyUp
+
+    record = PidRecord(pid=4242, starttime=1, config="/x/other.yaml", port=8080, started=0.0)
+    up = ProxyUp(record=record, started=True, notes=[], log=tmp_path / "proxy.log")
+    line = launch.started_line(cfg(tmp_path), up, config="other.yaml")
+    assert "\n" not in line
+    assert "pid 4242" in line and str(tmp_path / "proxy.log") in line
+    assert "`make down CONFIG=other.yaml`" in line

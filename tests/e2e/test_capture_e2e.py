@@ -714,7 +714,7 @@ def test_real_claude_code_session_is_captured(proxy, standin, capture_dir, tmp_p
     assert_no_secret(capture_dir)
 
 
-def test_run_claude_without_a_proxy_says_make_capture(tmp_path, confdir):
+def test_run_claude_with_a_wrong_claude_starts_no_proxy(tmp_path, confdir):
     config = tmp_path / "config.yaml"
     config.write_text(
         f"capture:\n  listen_port: {free_port()}\n  confdir: {json.dumps(str(confdir))}\n"
@@ -728,8 +728,8 @@ def test_run_claude_without_a_proxy_says_make_capture(tmp_path, confdir):
         if line.strip() and not line.startswith(("make:", "make["))
     ]
     assert len(ours) == 1, ours
-    assert "make capture" in ours[0]
-    assert not (tmp_path / "captures").exists()
+    assert "CLAUDE=/nonexistent/claude" in ours[0]
+    assert not (tmp_path / "captures").exists(), "no proxy was started (no state folder)"
 
 
 def test_run_claude_without_the_ca_names_it(proxy, tmp_path):
@@ -738,8 +738,9 @@ def test_run_claude_without_the_ca_names_it(proxy, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(
         f"capture:\n  listen_port: {proxy.port}\n  confdir: {json.dumps(str(empty_confdir))}\n"
+        f"  dir: {json.dumps(str(tmp_path / 'captures'))}\n"
     )
-    done = make_run_claude(config, claude="/nonexistent/claude", args="-p hi")
+    done = make_run_claude(config, claude="true", args="-p hi")
     assert done.returncode != 0
     ours = [
         line
