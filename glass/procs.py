@@ -251,7 +251,10 @@ def answers(host: str, port: int) -> bool:
 
 
 def is_mitmproxy(host: str, port: int) -> bool:
-    """Does a proxy answer a plain-HTTP request for mitm.it as mitmproxy does?"""
+    """Does a proxy answer a plain-HTTP request for mitm.it as mitmproxy does?
+
+    With `capture.proxyauth` set, mitmproxy answers the unauthenticated probe
+    itself with 407 and its own realm instead of the onboarding page."""
     request = b"GET http://mitm.it/ HTTP/1.1\r\nHost: mitm.it\r\nConnection: close\r\n\r\n"
     try:
         with socket.create_connection((connect_host(host), port), timeout=3) as s:
@@ -262,6 +265,9 @@ def is_mitmproxy(host: str, port: int) -> bool:
                 data += chunk
     except OSError:
         return False
+    head = data.split(b"\r\n\r\n", 1)[0].lower()
+    if data.startswith(b"HTTP/1.1 407"):
+        return b'proxy-authenticate: basic realm="mitmproxy"' in head
     return data.startswith(b"HTTP/1.1 200") and b"mitmproxy" in data
 
 
