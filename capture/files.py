@@ -125,6 +125,7 @@ class CaptureFolder:
 
 
 def highest_number(day: Path) -> int:
+    """The highest NNN in `day`, plain or compressed (`.json.gz`) files alike."""
     best = 0
     try:
         names = os.listdir(day)
