@@ -3,6 +3,8 @@
 python -m capture [--config PATH] proxy      [-- extra mitmdump args]
 python -m capture [--config PATH] web        [-- extra mitmweb args]
 python -m capture [--config PATH] run-claude [--claude BIN] [-- claude args]
+python -m capture [--config PATH] compact    [--dry-run]
+python -m capture [--config PATH] du         [--by day|session] [--json]
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from capture import launch
+from capture import launch, maintenance
 from glass.config import ConfigError, load_config
 from glass.hints import make_command
 
@@ -26,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run-claude", help="run Claude Code through the proxy")
     run.add_argument("--claude", default=None, help="the claude binary (default: claude on PATH)")
     run.add_argument("--dir", default=None, help="the project folder to run Claude Code in")
+    # -- upkeep (capture/maintenance.py) --
+    compact_cmd = sub.add_parser("compact", help="compress old days, apply retention")
+    compact_cmd.add_argument("--dry-run", action="store_true", help="say what would happen")
 
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -37,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         cfg = config.capture
+        if args.command == "compact":
+            return maintenance.run_compact(config, dry_run=args.dry_run)
         if args.command == "run-claude":
             launched = launch.claude_command(
                 cfg, claude=args.claude, args=extra, config=args.config

@@ -43,9 +43,19 @@ class CaptureConfig:
     confdir: Path = Path("~/.mitmproxy")
     hosts: list[str] = field(default_factory=lambda: ["api.anthropic.com"])
     paths: list[str] = field(default_factory=lambda: ["/v1/messages"])
+    # -- compaction and retention (capture/compact.py, capture/retention.py) --
+    compress_after_days: int | None = 7
+    """Day folders older than this many days are gzipped file by file; None: never."""
+    delete_after_days: int | None = None
+    """Day folders older than this many days are deleted; None: kept forever."""
+    keep_days_with_memories: bool = True
+    """Retention keeps a day that a current memory cites in its `sources`."""
 
     def problems(self) -> dict[str, str]:
         out = {}
+        for name in ("compress_after_days", "delete_after_days"):
+            if getattr(self, name) == 0:
+                out[name] = "must be at least 1 (the current day is never touched), or null"
         for name in ("listen_port", "web_port"):
             if not 1 <= getattr(self, name) <= 65535:
                 out[name] = "must be a port number from 1 to 65535"
