@@ -93,7 +93,7 @@ def test_never_the_current_day_nor_a_recent_file_and_idempotent(tmp_path):
     old_day(root, "2026-12-01", 2)  # today
     old_day(root, "2026-12-02", 1)  # a clock that went back
     old_day(root, "2026-11-30", 2)  # yesterday: not older than 1 day
-    (fresh, settled) = old_day(root, "2026-11-29", 2)
+    (fresh, _settled) = old_day(root, "2026-11-29", 2)
     os.utime(fresh, None)  # modified just now: an exchange may be in flight
     summary = run(root, compress_after_days=1)
     assert summary.files == 1
@@ -121,7 +121,7 @@ def test_null_turns_compression_off(tmp_path):
 
 def test_a_file_that_does_not_parse_is_left_and_reported(tmp_path, caplog):
     root = tmp_path / "captures"
-    good, bad = old_day(root, "2026-11-01", 2)
+    _good, bad = old_day(root, "2026-11-01", 2)
     bad.write_bytes(b'{"captured_at": "x", "url": ')
     os.utime(bad, (HOUR_AGO, HOUR_AGO))
     with caplog.at_level(logging.WARNING, logger="glass.compact"):
@@ -216,7 +216,9 @@ def test_zgrep_finds_a_non_ascii_string_in_a_compressed_capture(tmp_path):
         check=True,
     )
     assert found.stdout.splitlines() == sorted(map(str, root.glob("*/*.gz")))
-    zcat = subprocess.run(["zcat", str(next(root.glob("*/001_*.gz")))], capture_output=True)
+    zcat = subprocess.run(
+        ["zcat", str(next(root.glob("*/001_*.gz")))], capture_output=True, check=True
+    )
     assert "Viele Grüße aus Köln".encode() in zcat.stdout
 
 
