@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import date
 
-from capture import compact
+from capture import compact, retention
 from glass.config import Config
 
 
@@ -20,13 +20,27 @@ def run_compact(config: Config, *, dry_run: bool) -> int:
     """Exit code 0 when the run completed, 1 when the disk was full or files did not parse."""
     _log_to_stderr()
     cfg = config.capture
+    today = date.today()
+
+    def retain(summary: compact.Summary) -> None:
+        retention.apply(
+            cfg.dir,
+            summary=summary,
+            today=today,
+            delete_after_days=cfg.delete_after_days,
+            keep_days_with_memories=cfg.keep_days_with_memories,
+            store=config.analyze.store_path,
+            dry_run=dry_run,
+        )
+
     try:
         summary = compact.run(
             cfg.dir,
             compress_after_days=cfg.compress_after_days,
-            today=date.today(),
+            today=today,
             now=time.time(),
             dry_run=dry_run,
+            retention=retain,
         )
     except compact.Locked as e:
         print(f"compact: {e}", file=sys.stderr)
