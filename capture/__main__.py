@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     # -- upkeep (capture/maintenance.py) --
     compact_cmd = sub.add_parser("compact", help="compress old days, apply retention")
     compact_cmd.add_argument("--dry-run", action="store_true", help="say what would happen")
+    du_cmd = sub.add_parser("du", help="bytes on disk per day or session, plain and compressed")
+    du_cmd.add_argument("--by", choices=("day", "session"), default="day")
+    du_cmd.add_argument("--json", action="store_true", help="one JSON object per row and line")
 
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -44,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config.capture
         if args.command == "compact":
             return maintenance.run_compact(config, dry_run=args.dry_run)
+        if args.command == "du":
+            return maintenance.run_du(config, by=args.by, as_json=args.json)
         if args.command == "run-claude":
             launched = launch.claude_command(
                 cfg, claude=args.claude, args=extra, config=args.config

@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import date
 
-from capture import compact, retention
+from capture import compact, du, retention
 from glass.config import Config
 
 
@@ -56,3 +56,9 @@ def _log_to_stderr() -> None:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
+
+
+def run_du(config: Config, *, by: du.By, as_json: bool) -> int:
+    rows, total = du.disk_usage(config.capture.dir, by=by)
+    sys.stdout.write(du.render(rows, total, by=by, as_json=as_json))
+    return 0
