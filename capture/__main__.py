@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from capture import launch, maintenance
+from capture import launch, maintenance, schedule
 from glass.config import ConfigError, load_config
 from glass.hints import make_command
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as e:
                 raise launch.LaunchError(f"cannot start {launched.argv[0]}: {e.strerror}") from None
         web = args.command == "web"
-        cmd = launch.proxy_command(cfg, web=web, extra=extra)
+        cmd = launch.proxy_command(cfg, web=web, extra=[*schedule.proxy_args(config), *extra])
     except (ConfigError, launch.LaunchError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Glass: proxy on {where}, captures in {cfg.dir}"
         + (f", web UI on http://127.0.0.1:{cfg.web_port}" if web else "")
+        + f"\nGlass: {schedule.describe(config)}"
         + f"\nGlass: in another terminal run `{make_command('run-claude', config=args.config)}`",
         file=sys.stderr,
         flush=True,
