@@ -6,7 +6,6 @@ naming rule, the folder layout and the JSON keys. It never imports `capture/`.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import zlib
@@ -158,18 +157,23 @@ def read_capture_sized(
 
 
 def _gunzip(f: Any, *, max_bytes: int) -> bytes:
-    """The content of the gzip file `f`, or BadCapture (not gzip, truncated, too large)."""
+    """The content of the gzip file `f`, or BadCapture (not gzip, truncated, too large).
+
+    One zlib pass over the whole file (about twice as fast as gzip.GzipFile);
+    zlib checks the trailer's CRC and length.
+    """
+    raw = f.read()
+    if raw[:2] != b"\x1f\x8b":
+        raise BadCapture("empty file" if not raw else "not gzip: no gzip header")
+    z = zlib.decompressobj(wbits=31)
     try:
-        with gzip.GzipFile(fileobj=f, mode="rb") as z:
-            data = z.read(max_bytes + 1)
-    except gzip.BadGzipFile as e:
-        raise BadCapture(f"not gzip: {e}") from None
-    except EOFError:
-        raise BadCapture("truncated gzip file") from None
+        data = z.decompress(raw, max_bytes + 1)
     except zlib.error as e:
         raise BadCapture(f"corrupt gzip data: {e}") from None
     if len(data) > max_bytes:
         raise BadCapture(f"too large (over {max_bytes:,} bytes uncompressed; limit {max_bytes:,})")
+    if not z.eof:
+        raise BadCapture("truncated gzip file")
     return data
 
 

@@ -7,13 +7,14 @@ capture/addon.py) compresses every capture in the day folders older than
 plain file's mtime. README.md ("Capture file format", "Compaction") is the
 contract the readers follow.
 
-One file, step by step (each a crash point, capture/crashpoints.py):
-1. read the plain file and check that it parses (one that does not is left
+Step by step (each a crash point, capture/crashpoints.py):
+1. read a plain file and check that it parses (one that does not is left
    as it is and reported);
 2. write the gzip to a dot-temp `.<name>.gz.tmp`, fsync it    [compact-temp]
-3. hard-link it to `<name>.gz`                                [compact-link]
-4. remove the temp, fsync the folder                          [compact-dirsync]
-5. only then remove the plain file, fsync the folder          [compact-unlink]
+3. hard-link it to `<name>.gz`, remove the temp               [compact-link]
+4. after a batch of such files, fsync the folder              [compact-dirsync]
+5. only then remove the batch's plain files                   [compact-unlink]
+   and fsync the folder again.
 A kill at any instant leaves each capture readable as `.json` or `.json.gz`
 (both, complete, between 3 and 5: readers count it once). The next run
 removes leftover temps and, for a plain file whose `.gz` twin holds the same
@@ -123,6 +124,10 @@ def days_older_than(root: Path, *, today: date, days: int) -> list[str]:
     return sorted(d for d in names if d < cutoff and d < today.isoformat())
 
 
+BATCH = 64
+"""Files linked per folder fsync: the folder is fsynced once per batch, not twice per file."""
+
+
 def compress_day(
     folder: Path,
     *,
@@ -132,37 +137,52 @@ def compress_day(
     on_file: Callable[[], None] = lambda: None,
     write_temp: Callable[[Path, bytes, int], None] | None = None,
 ) -> None:
-    """Compress the plain captures of one day folder in place (the module docstring's steps)."""
+    """Compress the plain captures of one day folder in place (the module docstring's steps).
+
+    Files go in batches of BATCH: each written to its temp, fsynced and
+    linked to its `.gz` name; then one fsync of the folder makes the batch's
+    `.gz` names durable; only then are the batch's plain files removed, and
+    the folder fsynced again.
+    """
     write = write_temp or _write_temp
     if not dry_run:
         summary.cleaned += clean_leftovers(folder)
-    for name in sorted(_plain_captures(folder)):
-        path = folder / name
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            continue
-        if now - st.st_mtime < SETTLE_S:
-            continue
-        data = path.read_bytes()
-        if not _parses(data):
-            summary.unparsable.append(f"{folder.name}/{name}")
-            logger.warning("left %s/%s as it is: it does not parse as JSON", folder.name, name)
-            continue
-        summary.files += 1
-        summary.bytes_before += len(data)
-        if dry_run:
+    batch: list[Path] = []
+    try:
+        for name in sorted(_plain_captures(folder)):
+            path = folder / name
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            if now - st.st_mtime < SETTLE_S:
+                continue
+            data = path.read_bytes()
+            if not _parses(data):
+                summary.unparsable.append(f"{folder.name}/{name}")
+                logger.warning("left %s/%s as it is: it does not parse as JSON", folder.name, name)
+                continue
+            summary.files += 1
+            summary.bytes_before += len(data)
+            if dry_run:
+                on_file()
+                continue
+            packed = gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=int(st.st_mtime))
+            if _link_compressed(path, packed, st, write=write):
+                batch.append(path)
+            summary.bytes_after += len(packed)
             on_file()
-            continue
-        packed = gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=int(st.st_mtime))
-        _swap(path, packed, st, write=write)
-        summary.bytes_after += len(packed)
-        on_file()
+            if len(batch) >= BATCH:
+                _remove_plain(folder, batch)
+    finally:
+        if batch:  # also when the disk filled up: what is linked is complete
+            _remove_plain(folder, batch)
 
 
-def _swap(
+def _link_compressed(
     path: Path, packed: bytes, st: os.stat_result, *, write: Callable[[Path, bytes, int], None]
-) -> None:
+) -> bool:
+    """Steps 2-3: `packed` durably under `<name>.gz`. False when a different twin is in the way."""
     gz = path.with_name(path.name + COMPRESSED_SUFFIX)
     tmp = path.with_name(f".{gz.name}.tmp")
     try:
@@ -178,14 +198,21 @@ def _swap(
     except FileExistsError:  # a twin that clean_leftovers found different: keep both
         unlink_quietly(tmp)
         logger.error("left %s plain: %s exists and differs", path.name, gz.name)
-        return
+        return False
     crash_point("compact-link")
     os.unlink(tmp)
-    fsync_dir(path.parent)
+    return True
+
+
+def _remove_plain(folder: Path, batch: list[Path]) -> None:
+    """Steps 4-5: the batch's `.gz` names made durable, then its plain files removed."""
+    fsync_dir(folder)
     crash_point("compact-dirsync")
-    os.unlink(path)
-    fsync_dir(path.parent)
-    crash_point("compact-unlink")
+    for path in batch:
+        os.unlink(path)
+        crash_point("compact-unlink")
+    fsync_dir(folder)
+    batch.clear()
 
 
 def _write_temp(tmp: Path, data: bytes, mtime_ns: int) -> None:
