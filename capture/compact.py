@@ -40,6 +40,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -126,6 +127,18 @@ def days_older_than(root: Path, *, today: date, days: int) -> list[str]:
 
 BATCH = 64
 """Files linked per folder fsync: the folder is fsynced once per batch, not twice per file."""
+WRITERS = 8
+"""Threads writing and fsyncing temps side by side: the file system commits their fsyncs
+together, about 3x faster than one after another (bench/compact_bench.py)."""
+
+
+@dataclass(kw_only=True)
+class _Pending:
+    path: Path
+    st: os.stat_result
+    size: int
+    packed: int
+    written: Future[None]
 
 
 def compress_day(
@@ -136,18 +149,21 @@ def compress_day(
     dry_run: bool = False,
     on_file: Callable[[], None] = lambda: None,
     write_temp: Callable[[Path, bytes, int], None] | None = None,
+    pool: ThreadPoolExecutor | None = None,
 ) -> None:
     """Compress the plain captures of one day folder in place (the module docstring's steps).
 
-    Files go in batches of BATCH: each written to its temp, fsynced and
-    linked to its `.gz` name; then one fsync of the folder makes the batch's
-    `.gz` names durable; only then are the batch's plain files removed, and
-    the folder fsynced again.
+    Files go in batches of BATCH: this thread reads, checks and gzips them,
+    `pool` writes and fsyncs their temps; each temp is linked to its `.gz`
+    name once its fsync is done; one fsync of the folder then makes the
+    batch's `.gz` names durable; only then are the batch's plain files
+    removed, and the folder fsynced again.
     """
-    write = write_temp or _write_temp
     if not dry_run:
         summary.cleaned += clean_leftovers(folder)
-    batch: list[Path] = []
+    own_pool = pool is None and not dry_run
+    workers = ThreadPoolExecutor(WRITERS) if own_pool else pool
+    batch: list[_Pending] = []
     try:
         for name in sorted(_plain_captures(folder)):
             path = folder / name
@@ -162,37 +178,66 @@ def compress_day(
                 summary.unparsable.append(f"{folder.name}/{name}")
                 logger.warning("left %s/%s as it is: it does not parse as JSON", folder.name, name)
                 continue
-            summary.files += 1
-            summary.bytes_before += len(data)
-            if dry_run:
+            if dry_run or workers is None:
+                summary.files += 1
+                summary.bytes_before += len(data)
                 on_file()
                 continue
             packed = gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=int(st.st_mtime))
-            if _link_compressed(path, packed, st, write=write):
-                batch.append(path)
-            summary.bytes_after += len(packed)
-            on_file()
+            written = workers.submit(write_temp or _write_temp, _temp(path), packed, st.st_mtime_ns)
+            batch.append(
+                _Pending(path=path, st=st, size=len(data), packed=len(packed), written=written)
+            )
             if len(batch) >= BATCH:
-                _remove_plain(folder, batch)
+                _finish_batch(folder, batch, summary=summary, on_file=on_file)
+        _finish_batch(folder, batch, summary=summary, on_file=on_file)
     finally:
-        if batch:  # also when the disk filled up: what is linked is complete
-            _remove_plain(folder, batch)
+        if own_pool and workers is not None:
+            workers.shutdown(wait=True)
 
 
-def _link_compressed(
-    path: Path, packed: bytes, st: os.stat_result, *, write: Callable[[Path, bytes, int], None]
-) -> bool:
-    """Steps 2-3: `packed` durably under `<name>.gz`. False when a different twin is in the way."""
+def _temp(path: Path) -> Path:
+    return path.with_name(f".{path.name}{COMPRESSED_SUFFIX}.tmp")
+
+
+def _finish_batch(
+    folder: Path, batch: list[_Pending], *, summary: Summary, on_file: Callable[[], None]
+) -> None:
+    """Steps 3-5 for a batch whose temps are being written; DiskFull once it is tidy."""
+    full: DiskFull | None = None
+    linked: list[Path] = []
+    for item in batch:
+        tmp = _temp(item.path)
+        try:
+            item.written.result()
+        except OSError as e:
+            unlink_quietly(tmp)
+            if e.errno != errno.ENOSPC:
+                raise
+            full = full or DiskFull(f"disk full writing {tmp}; {item.path.name} is left plain")
+            continue
+        crash_point("compact-temp")
+        if _link(item.path, tmp):
+            linked.append(item.path)
+            summary.files += 1
+            summary.bytes_before += item.size
+            summary.bytes_after += item.packed
+        on_file()
+    batch.clear()
+    if linked:
+        fsync_dir(folder)
+        crash_point("compact-dirsync")
+        for path in linked:
+            os.unlink(path)
+            crash_point("compact-unlink")
+        fsync_dir(folder)
+    if full is not None:
+        raise full
+
+
+def _link(path: Path, tmp: Path) -> bool:
+    """Step 3: the fsynced temp under `<name>.gz`. False when a different twin is in the way."""
     gz = path.with_name(path.name + COMPRESSED_SUFFIX)
-    tmp = path.with_name(f".{gz.name}.tmp")
-    try:
-        write(tmp, packed, st.st_mtime_ns)
-    except OSError as e:
-        unlink_quietly(tmp)
-        if e.errno == errno.ENOSPC:
-            raise DiskFull(f"disk full writing {tmp}; {path.name} is left plain") from None
-        raise
-    crash_point("compact-temp")
     try:
         os.link(tmp, gz)
     except FileExistsError:  # a twin that clean_leftovers found different: keep both
@@ -202,17 +247,6 @@ def _link_compressed(
     crash_point("compact-link")
     os.unlink(tmp)
     return True
-
-
-def _remove_plain(folder: Path, batch: list[Path]) -> None:
-    """Steps 4-5: the batch's `.gz` names made durable, then its plain files removed."""
-    fsync_dir(folder)
-    crash_point("compact-dirsync")
-    for path in batch:
-        os.unlink(path)
-        crash_point("compact-unlink")
-    fsync_dir(folder)
-    batch.clear()
 
 
 def _write_temp(tmp: Path, data: bytes, mtime_ns: int) -> None:
@@ -331,7 +365,8 @@ def run(
                 if d not in gone
             ]
         total = sum(1 for d in days for _ in _plain_captures(root / d))
-        with _Bar(total, enabled=sys.stderr.isatty() if progress is None else progress) as bar:
+        enabled = sys.stderr.isatty() if progress is None else progress
+        with _Bar(total, enabled=enabled) as bar, ThreadPoolExecutor(WRITERS) as pool:
             for day in days:
                 try:
                     compress_day(
@@ -341,6 +376,7 @@ def run(
                         dry_run=dry_run,
                         on_file=bar.advance,
                         write_temp=write_temp,
+                        pool=pool,
                     )
                 except DiskFull as e:
                     logger.error("%s", e)
