@@ -125,20 +125,28 @@ def days_older_than(root: Path, *, today: date, days: int) -> list[str]:
     return sorted(d for d in names if d < cutoff and d < today.isoformat())
 
 
-BATCH = 64
-"""Files linked per folder fsync: the folder is fsynced once per batch, not twice per file."""
+BATCH = 32
+"""Files in flight, and linked per folder fsync: the folder is fsynced once per batch, not twice per file."""
 WRITERS = 8
-"""Threads writing and fsyncing temps side by side: the file system commits their fsyncs
-together, about 3x faster than one after another (bench/compact_bench.py)."""
+"""Threads gzipping, writing and fsyncing temps side by side: the file system commits their
+fsyncs together, about 3x faster than one after another (bench/compact_bench.py)."""
 
 
 @dataclass(kw_only=True)
 class _Pending:
     path: Path
-    st: os.stat_result
     size: int
-    packed: int
-    written: Future[None]
+    written: Future[int]
+    """The gzipped size, once the temp is written and fsynced."""
+
+
+def _pack(
+    tmp: Path, data: bytes, st: os.stat_result, write: Callable[[Path, bytes, int], None]
+) -> int:
+    """Step 2, on a pool thread (zlib and fsync release the GIL): gzip `data` into `tmp`."""
+    packed = gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=int(st.st_mtime))
+    write(tmp, packed, st.st_mtime_ns)
+    return len(packed)
 
 
 def compress_day(
@@ -153,8 +161,8 @@ def compress_day(
 ) -> None:
     """Compress the plain captures of one day folder in place (the module docstring's steps).
 
-    Files go in batches of BATCH: this thread reads, checks and gzips them,
-    `pool` writes and fsyncs their temps; each temp is linked to its `.gz`
+    Files go in batches of BATCH: this thread reads and checks them, `pool`
+    gzips them into their temps and fsyncs those; each temp is linked to its `.gz`
     name once its fsync is done; one fsync of the folder then makes the
     batch's `.gz` names durable; only then are the batch's plain files
     removed, and the folder fsynced again.
@@ -183,11 +191,8 @@ def compress_day(
                 summary.bytes_before += len(data)
                 on_file()
                 continue
-            packed = gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=int(st.st_mtime))
-            written = workers.submit(write_temp or _write_temp, _temp(path), packed, st.st_mtime_ns)
-            batch.append(
-                _Pending(path=path, st=st, size=len(data), packed=len(packed), written=written)
-            )
+            written = workers.submit(_pack, _temp(path), data, st, write_temp or _write_temp)
+            batch.append(_Pending(path=path, size=len(data), written=written))
             if len(batch) >= BATCH:
                 _finish_batch(folder, batch, summary=summary, on_file=on_file)
         _finish_batch(folder, batch, summary=summary, on_file=on_file)
@@ -209,7 +214,7 @@ def _finish_batch(
     for item in batch:
         tmp = _temp(item.path)
         try:
-            item.written.result()
+            packed = item.written.result()
         except OSError as e:
             unlink_quietly(tmp)
             if e.errno != errno.ENOSPC:
@@ -221,7 +226,7 @@ def _finish_batch(
             linked.append(item.path)
             summary.files += 1
             summary.bytes_before += item.size
-            summary.bytes_after += item.packed
+            summary.bytes_after += packed
         on_file()
     batch.clear()
     if linked:
