@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+from zlib_ng import zlib_ng
 
 from glass.contract import CAPTURE_NAME, COMPRESSED_SUFFIX, DAY_FOLDER, capture_identity
 
@@ -159,16 +159,16 @@ def read_capture_sized(
 def _gunzip(f: Any, *, max_bytes: int) -> bytes:
     """The content of the gzip file `f`, or BadCapture (not gzip, truncated, too large).
 
-    One zlib pass over the whole file (about twice as fast as gzip.GzipFile);
-    zlib checks the trailer's CRC and length.
+    One pass of zlib-ng (inflates about 2.4x faster than the standard zlib,
+    same format) over the whole file; it checks the trailer's CRC and length.
     """
     raw = f.read()
     if raw[:2] != b"\x1f\x8b":
         raise BadCapture("empty file" if not raw else "not gzip: no gzip header")
-    z = zlib.decompressobj(wbits=31)
+    z = zlib_ng.decompressobj(wbits=31)
     try:
         data = z.decompress(raw, max_bytes + 1)
-    except zlib.error as e:
+    except zlib_ng.error as e:  # type: ignore[misc]  # its stub types `error` as an instance
         raise BadCapture(f"corrupt gzip data: {e}") from None
     if len(data) > max_bytes:
         raise BadCapture(f"too large (over {max_bytes:,} bytes uncompressed; limit {max_bytes:,})")

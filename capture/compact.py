@@ -19,7 +19,7 @@ A kill at any instant leaves each capture readable as `.json` or `.json.gz`
 (both, complete, between 3 and 5: readers count it once). The next run
 removes leftover temps and, for a plain file whose `.gz` twin holds the same
 bytes, the plain file. Only one compaction runs on a folder at a time (a
-lock file, `.compact.lock`).
+flock on the folder itself: no lock file among the captures).
 
 Never compressed: the current day (nor any later one), a file modified in
 the last hour (an exchange may still be in flight), a file that does not
@@ -60,7 +60,6 @@ GZIP_LEVEL = 6
 SETTLE_S = 3600.0
 """A file modified this recently may belong to an exchange in flight: never compressed."""
 
-LOCK_NAME = ".compact.lock"
 TEMP_SUFFIX = ".gz.tmp"
 
 
@@ -331,8 +330,9 @@ class Locked(Exception):
 
 
 def lock(root: Path) -> int:
-    """Take `root/.compact.lock` (held until the returned fd is closed), or raise Locked."""
-    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    """Lock the folder `root` itself (flock on its fd, held until the fd is closed; no lock
+    file is left among the captures), or raise Locked."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
