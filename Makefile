@@ -24,6 +24,7 @@ CLAUDE_CODE := $(TOOLS)/node_modules/.bin/claude
 HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
 .PHONY: install lock check capture capture-web run-claude analyze analyze-once memories status usage \
+        compact du \
         search hooks up down logs test no-npm-note bench claude-cli clean help
 
 help:
@@ -33,6 +34,7 @@ help:
 	@echo "make capture-web  the same proxy with mitmproxy's web UI"
 	@echo "make analyze      turn captures into memories (watch mode); analyze-once: backlog only"
 	@echo "make memories     list memories; make search Q=...: ranked search; make status; make usage"
+	@echo "make compact      gzip old capture days, apply retention (--dry-run: say what); make du: disk use"
 	@echo "make hooks        recall memories into Claude Code sessions in DIR (default: here)"
 	@echo "make test         static checks and the test suite; make bench: the benchmarks"
 	@echo "make lock         re-resolve uv.lock after editing pyproject.toml (ARGS=--upgrade: newest versions)"
@@ -85,6 +87,13 @@ search: install
 # installing, ARGS="install --user" for every project, ARGS="install --no-mcp" without .mcp.json.
 hooks: install
 	@$(PY) -m analyze --config "$(abspath $(CONFIG))" hooks $(or $(ARGS),install) $(if $(findstring --user,$(ARGS)),,--project "$(or $(DIR),$(PWD),$(CURDIR))")
+
+# `make compact --dry-run` (make's own -n) runs the command with --dry-run: `+` runs it under -n.
+compact: install
+	+@$(PY) -m capture --config "$(CONFIG)" compact $(if $(findstring n,$(firstword -$(MAKEFLAGS))),--dry-run) $(ARGS)
+
+du: install
+	@$(PY) -m capture --config "$(CONFIG)" du $(ARGS)
 
 # The background processes (make up / make down / make logs; python -m services), then the
 # analyzer's figures; with ARGS=--json only the analyzer's JSON.

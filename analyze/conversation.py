@@ -10,15 +10,12 @@ and the usage report (which reports them apart) classify with `scope()`.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import Any
 
-from analyze.captures import header
 from analyze.recall.block import strip_block
+from glass.session import declared_session_id
 
-SESSION_HEADER = "x-claude-code-session-id"
-_V1_SESSION = re.compile(r"_session_([0-9a-fA-F-]{8,})")
 _PROJECT = re.compile(r"[Ww]orking directory: ([^\n\\]+)")
 _REMINDER = re.compile(r"<system-reminder>.*?(?:</system-reminder>|\Z)", re.DOTALL)
 
@@ -32,22 +29,10 @@ def session_id(doc: dict[str, Any]) -> str:
     3. else a hash of the first user message, stable across the turns of one
        conversation.
     """
-    from_header = header(doc, SESSION_HEADER)
-    if from_header:
-        return from_header.strip()
+    declared = declared_session_id(doc)
+    if declared:
+        return declared
     request = doc.get("request") or {}
-    user_id = (request.get("metadata") or {}).get("user_id")
-    if isinstance(user_id, str) and user_id:
-        if user_id.lstrip().startswith("{"):
-            try:
-                sid = json.loads(user_id).get("session_id")
-            except (ValueError, AttributeError, RecursionError):  # not the JSON 2.x writes
-                sid = None
-            if isinstance(sid, str) and sid:
-                return sid
-        m = _V1_SESSION.search(user_id)
-        if m:
-            return m.group(1)
     return "first-message-" + _first_user_hash(request)
 
 

@@ -100,8 +100,10 @@ class _CaptureEvents(FileSystemEventHandler):
 
     def _offer(self, raw: str | bytes) -> None:
         path = _path(raw)
-        if path.name.startswith(".") or not path.name.endswith("_messages.json"):
-            return
+        if path.name.startswith(".") or not path.name.endswith(
+            ("_messages.json", "_messages.json.gz")
+        ):
+            return  # a `.gz` swapped in by compaction has its plain twin's identity: no new capture
         ref = ref_for(self.root, path)
         if ref is not None:
             self.inbox.put(ref)

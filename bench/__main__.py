@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "backlog": "bench.backlog_bench",  # analyze --once over many short sessions vs json.loads
     "recall": "bench.recall_bench",  # hooks and search start-up vs python -c pass; recall quality
     "hooks": "bench.hooks_bench",  # recall hooks: analyzer bytes with/without, hook start-up
+    "compact": "bench.compact_bench",  # compaction: disk after/before, reading .gz, vs gzip -6
 }
 """name -> module exposing `run(quick: bool) -> list[Result]`, in running order."""
 

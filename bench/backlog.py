@@ -113,3 +113,42 @@ def build_sessions(root: Path, *, sessions: int, turns: int) -> list[Path]:
             path.write_bytes(corpus.capture_bytes(pair, started=started))
             written.append(path)
     return written
+
+
+def build_days(root: Path, *, days: int, sessions_per_day: int = 1) -> list[Path]:
+    """`days` consecutive days of traffic shaped like Claude Code 2.x, for the compaction bench.
+
+    Each session is the recorded 64-request 1.x session (its real, growing
+    conversation and answers) with every main-loop request given the 2.x
+    session's system prompt and tool definitions (about 50 KB before the first
+    message, as 2.x sends) and a session id header of its own; side calls stay
+    as recorded. Files are made by the capture stage's serializer, as in
+    `build_backlog`.
+    """
+    import uuid
+
+    from capture import files
+    from tests import corpus
+
+    template = next(corpus.trace_pairs(corpus.SESSION_2X))["request"]["body"]
+    session = list(corpus.trace_pairs(corpus.SESSION_64))
+    stream_ids = [_stream_id(pair) for pair in session]
+    first = date(2025, 1, 1)
+    written = []
+    for d in range(days):
+        for s in range(sessions_per_day):
+            cycle = d * sessions_per_day + s
+            session_id = str(uuid.UUID(int=cycle + 1))
+            for index, template_pair in enumerate(session):
+                pair = _variant(template_pair, cycle=cycle, stream_id=stream_ids[index])
+                body = pair["request"]["body"]
+                if body.get("tools"):
+                    body["tools"], body["system"] = template["tools"], template["system"]
+                pair["request"]["headers"]["X-Claude-Code-Session-Id"] = session_id
+                started = _on_day(pair["request"]["timestamp"], first + timedelta(days=d))
+                number = s * len(session) + index + 1
+                path = corpus.capture_path(root, pair, number=number, started=started)
+                files.ensure_dir(path.parent)
+                path.write_bytes(corpus.capture_bytes(pair, started=started))
+                written.append(path)
+    return written

@@ -8,6 +8,8 @@ python -m capture [--config PATH] run-claude [--claude BIN] [--dir DIR] [--mitm-
 `run-claude` first makes sure a proxy answers: when none does, it starts one in the
 background (`glass.procs.ensure_proxy`: detached, its log and pid file in the analyzer's
 state folder, `--mitm-args` split as a shell would and passed to it) and leaves it running.
+python -m capture [--config PATH] compact    [--dry-run]
+python -m capture [--config PATH] du         [--by day|session] [--json]
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from capture import launch
+from capture import launch, maintenance, schedule
 from glass import pidfile, procs
 from glass.config import ConfigError, load_config
 from glass.hints import make_command
@@ -38,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="extra mitmdump arguments, as one shell-quoted string, for a proxy it starts",
     )
+    # -- upkeep (capture/maintenance.py) --
+    compact_cmd = sub.add_parser("compact", help="compress old days, apply retention")
+    compact_cmd.add_argument("--dry-run", action="store_true", help="say what would happen")
+    du_cmd = sub.add_parser("du", help="bytes on disk per day or session, plain and compressed")
+    du_cmd.add_argument("--by", choices=("day", "session"), default="day")
+    du_cmd.add_argument("--json", action="store_true", help="one JSON object per row and line")
 
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -49,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         cfg = config.capture
+        if args.command == "compact":
+            return maintenance.run_compact(config, dry_run=args.dry_run)
+        if args.command == "du":
+            return maintenance.run_du(config, by=args.by, as_json=args.json)
         if args.command == "run-claude":
             launch.find_claude(args.claude, dict(os.environ), config=args.config)
             try:
@@ -79,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as e:
                 raise launch.LaunchError(f"cannot start {launched.argv[0]}: {e.strerror}") from None
         web = args.command == "web"
-        cmd = launch.proxy_command(cfg, web=web, extra=extra)
+        cmd = launch.proxy_command(cfg, web=web, extra=[*schedule.proxy_args(config), *extra])
     except (ConfigError, launch.LaunchError, pidfile.ProcError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -89,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Glass: proxy on {where}, captures in {cfg.dir}"
         + (f", web UI on http://127.0.0.1:{cfg.web_port}" if web else "")
+        + f"\nGlass: {schedule.describe(config)}"
         + f"\nGlass: in another terminal run `{make_command('run-claude', config=args.config)}`",
         file=sys.stderr,
         flush=True,

@@ -38,7 +38,7 @@ if __package__ in (
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.addonmanager import Loader
 
-from capture import files, record
+from capture import files, record, schedule
 from capture.writer import WriteEnd, Writer, WriteRequest, make_writer
 from glass.contract import ANALYZER_HEADER, PROXY_READY
 
@@ -106,6 +106,8 @@ class Capture:
         self.request_tees: dict[str, StreamTee] = {}
         """Request bodies mitmproxy streams (`stream_large_bodies`): our copy of them."""
         self._xids = itertools.count(1)
+        self.compaction: schedule.Schedule | None = None
+        """Compaction once after start, then daily (capture/schedule.py); None: off."""
 
     # -- configuration ---------------------------------------------------------
 
@@ -127,6 +129,12 @@ class Capture:
             Sequence[str],
             ["/v1/messages"],
             "Capture POST requests whose path (without query) starts with one of these.",
+        )
+        loader.add_option(
+            "capture_compact_config",
+            str,
+            "",
+            "config.yaml to compact captures by, once after start and daily; empty: never.",
         )
 
     def configure(self, updated: set[str]) -> None:
@@ -156,7 +164,15 @@ class Capture:
         if updated & {"capture_dir", "capture_hosts", "capture_paths"}:
             logger.info(PROXY_READY + " %s on %s into %s", list(paths), sorted(hosts), root)
 
+    def running(self) -> None:
+        if ctx.options.capture_compact_config and self.compaction is None:
+            config = Path(ctx.options.capture_compact_config)
+            self.compaction = schedule.Schedule(schedule.compact_command(config)).start()
+
     def done(self) -> None:
+        if self.compaction is not None:
+            self.compaction.stop()
+            self.compaction = None
         if self.writer is not None:
             self.writer.close()
             self.writer = None

@@ -116,8 +116,8 @@ class CaptureFolder:
                         break
                     n += 1
         finally:
-            _unlink_quietly(tmp)
-        _fsync_dir(day)
+            unlink_quietly(tmp)
+        fsync_dir(day)
         return final
 
     def replace(self, path: Path, data: bytes) -> None:
@@ -127,7 +127,7 @@ class CaptureFolder:
         try:
             os.replace(tmp, path)
         except BaseException:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise
 
     @staticmethod
@@ -138,6 +138,7 @@ class CaptureFolder:
 
 
 def highest_number(day: Path) -> int:
+    """The highest NNN in `day`, plain or compressed (`.json.gz`) files alike."""
     best = 0
     try:
         names = os.listdir(day)
@@ -172,7 +173,7 @@ def _write_temp(folder: Path, data: bytes) -> Path:
         os.fsync(fd)
     except BaseException:
         os.close(fd)
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
     os.close(fd)
     return tmp
@@ -208,7 +209,7 @@ def _claim(tmp: Path, final: Path) -> bool:
         os.replace(tmp, final)
         return True
     finally:
-        _unlink_quietly(claim)
+        unlink_quietly(claim)
 
 
 _TEMP_NAME = re.compile(r"^\.glass-(\d+)-\d+\.tmp$")
@@ -223,7 +224,7 @@ def _sweep_temp_files(day: Path) -> None:
     for name in names:
         m = _TEMP_NAME.match(name)
         if m and not _running(int(m.group(1))):
-            _unlink_quietly(day / name)
+            unlink_quietly(day / name)
 
 
 def _running(pid: int) -> bool:
@@ -236,7 +237,8 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """fsync a folder, so the names created or removed in it are durable (best effort)."""
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
@@ -249,7 +251,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _unlink_quietly(path: Path) -> None:
+def unlink_quietly(path: Path) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:

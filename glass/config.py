@@ -48,6 +48,13 @@ class CaptureConfig:
     """mitmproxy's `proxyauth`: "user:pass" or "@/path/to/htpasswd"; needed off loopback."""
     allow_remote: bool = False
     """Listen off loopback without `proxyauth`: whoever reaches the port may use the proxy."""
+    # -- compaction and retention (capture/compact.py, capture/retention.py) --
+    compress_after_days: int | None = 7
+    """Day folders older than this many days are gzipped file by file; None: never."""
+    delete_after_days: int | None = None
+    """Day folders older than this many days are deleted; None: kept forever."""
+    keep_days_with_memories: bool = True
+    """Retention keeps a day that a current memory cites in its `sources`."""
 
     @property
     def remote(self) -> bool:
@@ -67,6 +74,9 @@ class CaptureConfig:
                 "(user:pass or @/path/to/htpasswd), or capture.allow_remote: true to let "
                 "anyone who reaches the port use the proxy"
             )
+        for name in ("compress_after_days", "delete_after_days"):
+            if getattr(self, name) == 0:
+                out[name] = "must be at least 1 (the current day is never touched), or null"
         for name in ("listen_port", "web_port"):
             if not 1 <= getattr(self, name) <= 65535:
                 out[name] = "must be a port number from 1 to 65535"

@@ -13,8 +13,22 @@ from typing import Final
 DAY_FOLDER: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 """A day folder under the captures folder: the local date of the requests in it."""
 
-CAPTURE_NAME: Final = re.compile(r"^(\d{3,})_(\d{6})_([A-Za-z0-9_.-]+)\.json$")
-"""A capture file's name: NNN (the day's counter), HHMMSS (local time), the endpoint."""
+CAPTURE_NAME: Final = re.compile(r"^(\d{3,})_(\d{6})_([A-Za-z0-9_.-]+?)\.json(\.gz)?$")
+"""A capture file's name: NNN (the day's counter), HHMMSS (local time), the endpoint,
+and `.gz` when compaction has compressed it (group 4)."""
+
+COMPRESSED_SUFFIX: Final = ".gz"
+"""What compaction appends to a capture's name: the file is then gzip of the same JSON."""
+
+
+def capture_identity(name: str) -> str:
+    """A capture's identity: its name (or day-relative path) without `.gz`.
+
+    `001_142233_messages.json` and `001_142233_messages.json.gz` are the same
+    capture, before and after compaction; ledgers and dedup key by this.
+    """
+    return name.removesuffix(COMPRESSED_SUFFIX)
+
 
 ANALYZER_HEADER: Final = "x-glass-analyzer"
 """Request header of Glass's own analyzer calls: the capture proxy never records them."""

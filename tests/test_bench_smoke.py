@@ -60,6 +60,15 @@ def test_quick_capture_bench_prints_its_ratios(tmp_path):
         ("usage", ["usage: report throughput ÷ json.loads"]),
         ("sse", ["sse: reassembly throughput ÷ the SDK's accumulator"]),
         ("backlog", ["analyze --once: 100 captures in 10 sessions / json.loads"]),
+        (
+            "compact",
+            [
+                "compaction: disk after / before, corpus sessions",
+                "compaction: disk after / before, 3-day synthetic 2.x set",
+                "analyze --once: 100 compressed captures / the same plain",
+                "compaction MB/s / gzip -6 on the command line",
+            ],
+        ),
     ],
 )
 def test_quick_analyzer_and_usage_benches_print_their_ratios(tmp_path, name, figures):

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from analyze.captures import BadCapture, CaptureRef, iter_captures, read_capture_stat
+from analyze.captures import BadCapture, CaptureRef, iter_captures, read_capture_sized
 from analyze.conversation import model as model_of
 from analyze.conversation import scope as scope_of
 from analyze.conversation import session_id
@@ -171,7 +171,7 @@ class _Scan:
     def add_file(self, ref: CaptureRef) -> None:
         self.files += 1
         try:
-            doc, st = read_capture_stat(ref.fspath)
+            doc, _, size = read_capture_sized(ref.fspath)
         except FileNotFoundError:
             return  # vanished since the listing: not ours to count
         except BadCapture as e:
@@ -180,7 +180,8 @@ class _Scan:
         except OSError as e:
             self.add_bad(ref.rel, f"cannot read: {e.strerror or e}")
             return
-        self.add_capture(doc, day=ref.day, endpoint=ref.endpoint, size=st.st_size)
+        # `size` is the JSON's, so a capture counts once whether plain or compressed.
+        self.add_capture(doc, day=ref.day, endpoint=ref.endpoint, size=size)
 
     def add_capture(self, doc: dict[str, Any], *, day: str, endpoint: str, size: int) -> None:
         """Count one capture document (of the shape `analyze.captures.check_shape` accepts)."""

@@ -266,3 +266,78 @@ def test_utf16_and_nesting_fall_back_to_the_json_module_and_its_reasons():
     assert captures.parse(json.dumps(doc).encode("utf-16")) == doc
     with pytest.raises(captures.BadCapture, match="nested too deeply"):
         captures.parse(b"[" * 100_000 + b"]" * 100_000)
+
+
+# -- compressed captures (`.json.gz`, README "Compaction") --------------------------------
+
+
+def gzip_in_place(path):
+    """What compaction leaves: the same JSON gzipped under `<name>.gz`, the plain file gone."""
+    import gzip
+
+    gz = path.with_name(path.name + ".gz")
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    path.unlink()
+    return gz
+
+
+def test_a_compressed_capture_is_read_and_listed_under_its_identity(tmp_path):
+    plain = write(tmp_path / "2026-11-21" / "001_120000_messages.json", GOOD)
+    write(tmp_path / "2026-11-21" / "002_120000_messages.json", GOOD)
+    gz = gzip_in_place(plain)
+    refs = list(captures.iter_captures(tmp_path))
+    assert [r.rel for r in refs] == [
+        "2026-11-21/001_120000_messages.json",
+        "2026-11-21/002_120000_messages.json",
+    ]
+    assert refs[0].fspath == str(gz) and refs[0].endpoint == "messages"
+    assert captures.read_capture(gz) == GOOD
+    _doc, st, size = captures.read_capture_sized(gz)
+    assert size == len(json.dumps(GOOD).encode()) and st.st_size == gz.stat().st_size
+    assert captures.ref_for(tmp_path, gz).rel == "2026-11-21/001_120000_messages.json"
+
+
+def test_a_capture_present_plain_and_compressed_is_listed_once_as_plain(tmp_path):
+    import gzip
+
+    plain = write(tmp_path / "2026-11-21" / "001_120000_messages.json", GOOD)
+    (tmp_path / "2026-11-21" / "001_120000_messages.json.gz").write_bytes(
+        gzip.compress(plain.read_bytes())
+    )
+    refs = list(captures.iter_captures(tmp_path))
+    assert [(r.rel, r.fspath) for r in refs] == [(f"2026-11-21/{plain.name}", str(plain))]
+
+
+def test_a_plain_capture_swapped_for_its_gz_since_the_listing_is_still_read(tmp_path):
+    plain = write(tmp_path / "2026-11-21" / "001_120000_messages.json", GOOD)
+    (ref,) = captures.iter_captures(tmp_path)
+    gzip_in_place(plain)
+    assert captures.read_capture(ref.fspath) == GOOD
+
+
+@pytest.mark.parametrize(
+    ("mangle", "reason"),
+    [
+        (lambda gz: gz[: len(gz) // 2], "truncated gzip file"),
+        (lambda gz: b"", "empty file"),
+        (lambda gz: json.dumps(GOOD).encode(), "not gzip"),
+        (lambda gz: gz[:-8] + bytes(8), "corrupt gzip data: .*incorrect data check"),
+    ],
+)
+def test_a_broken_gz_is_a_bad_capture_with_a_reason(tmp_path, mangle, reason):
+    import gzip
+
+    gz = tmp_path / "2026-11-21" / "001_120000_messages.json.gz"
+    gz.parent.mkdir(parents=True)
+    gz.write_bytes(mangle(gzip.compress(json.dumps(GOOD).encode() * 50)))
+    with pytest.raises(captures.BadCapture, match=reason):
+        captures.read_capture(gz)
+
+
+def test_a_gz_is_limited_by_its_uncompressed_size(tmp_path):
+    import gzip
+
+    gz = tmp_path / "001_120000_messages.json.gz"
+    gz.write_bytes(gzip.compress(b" " * 5000 + json.dumps(GOOD).encode()))
+    with pytest.raises(captures.BadCapture, match="too large"):
+        captures.read_capture(gz, max_bytes=4096)

@@ -404,3 +404,62 @@ def test_token_accounting_on_the_recorded_sessions(tmp_path):
     assert sum(c.tokens.cache_read for c in calls) == 100 * len(calls)
     assert sum(c.tokens.output for c in calls) == 7 * len(calls) == analyzer.stats.tokens.output
     assert ledger.counts()["processed"] == 64 + 7
+
+
+# -- compressed captures ---------------------------------------------------------------
+
+
+def gzip_in_place(path, *, keep_plain=False):
+    """What compaction leaves: `<name>.gz` with the same JSON and mtime (the plain file gone)."""
+    import gzip
+
+    gz = path.with_name(path.name + ".gz")
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    st = path.stat()
+    os.utime(gz, ns=(st.st_atime_ns, st.st_mtime_ns))
+    if not keep_plain:
+        path.unlink()
+    return gz
+
+
+def test_a_mixed_backlog_is_analysed_like_a_plain_one_and_compaction_reprocesses_nothing(tmp_path):
+    plain_cfg, mixed_cfg = config(tmp_path / "plain"), config(tmp_path / "mixed")
+    for cfg in (plain_cfg, mixed_cfg):
+        for n, day in enumerate(["2026-11-19", "2026-11-20", "2026-11-21"], start=1):
+            main_capture(cfg.capture.dir, n, f"fact {n}", day=day)
+            main_capture(cfg.capture.dir, n + 10, f"more {n}", day=day, session="s2")
+    for path in sorted(mixed_cfg.capture.dir.glob("2026-11-19/*")) + sorted(
+        mixed_cfg.capture.dir.glob("2026-11-20/001_*")
+    ):
+        gzip_in_place(path)
+    plain_model, mixed_model = ScriptedModel(), ScriptedModel()
+    run(plain_cfg, plain_model)
+    run(mixed_cfg, mixed_model)
+    assert [c["digest"] for c in mixed_model.calls] == [c["digest"] for c in plain_model.calls]
+    assert [m["text"] for m in store_lines(mixed_cfg)] == [
+        m["text"] for m in store_lines(plain_cfg)
+    ]
+    assert len(store_lines(plain_cfg)) == 6
+
+    # Compacting what was processed (and a crash leaving both twins) changes nothing.
+    for path in sorted(plain_cfg.capture.dir.glob("*/0*_messages.json")):
+        gzip_in_place(path, keep_plain=path.name.startswith("011"))
+    again = ScriptedModel()
+    analyzer = run(plain_cfg, again)
+    assert again.calls == [] and analyzer.stats.processed == 0
+    assert list(Analyzer(plain_cfg, backend=again).pending()) == []
+
+
+def test_a_truncated_gz_is_quarantined_with_a_reason(tmp_path):
+    cfg = config(tmp_path)
+    root = cfg.capture.dir
+    main_capture(root, 1, "good")
+    gz = gzip_in_place(main_capture(root, 2, "cut"))
+    gz.write_bytes(gz.read_bytes()[:40])
+    settled = time.time() - 60
+    os.utime(gz, (settled, settled))
+    analyzer = run(cfg, ScriptedModel())
+    reasons = dict(Ledger.open_readonly(cfg.analyze.state_dir).problems("quarantined"))
+    assert reasons == {"2026-11-21/002_100000_messages.json": "truncated gzip file"}
+    assert analyzer.stats.processed == 1
+    assert gz.exists()  # the analyzer never deletes a capture

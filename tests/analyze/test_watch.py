@@ -315,3 +315,25 @@ def test_a_second_analyzer_on_the_same_state_folder_exits_2(watchers) -> None:
         w.wait_for_memories(rel(1))
         assert w.stop() == 0, w.output()
     assert json.loads(analyze(w.config, "status", "--json").stdout)["processed"] == 1
+
+
+def test_compaction_swapping_plain_for_gz_is_no_new_capture(watchers) -> None:
+    import gzip
+
+    with StandIn(MemoryModel()) as api:
+        w = watchers(api).start()
+        write_capture(w.captures, rel(1), simple_capture("Please always use tabs."))
+        write_capture(w.captures, rel(2), simple_capture("The API server listens on port 8042."))
+        w.wait_for_memories(rel(1), rel(2))
+        for n in (1, 2):  # as compaction does it: a dot temp, linked to `.gz`, then the unlink
+            plain = w.captures / rel(n)
+            write_capture(w.captures, rel(n) + ".gz", gzip.compress(plain.read_bytes()))
+            plain.unlink()
+        # A capture that arrives compressed is a new capture, and is read.
+        write_capture(
+            w.captures, rel(3) + ".gz", gzip.compress(capture_bytes(simple_capture("Use uv.")))
+        )
+        w.wait_for_memories(rel(3))
+        time.sleep(1.5)  # more than max_wait_s and a tick
+        assert sorted(w.sent()) == [rel(1), rel(2), rel(3)]
+        assert w.stop() == 0

@@ -170,3 +170,13 @@ def test_without_hard_links_names_are_still_claimed_safely(tmp_path, monkeypatch
         for p in (tmp_path / "2026-11-21").iterdir()
         if p.name.startswith(".") and not p.name.startswith(".002")
     ]
+
+
+def test_numbering_continues_after_compressed_captures(tmp_path):
+    day = tmp_path / "2026-11-21"
+    day.mkdir()
+    (day / "001_010101_messages.json").write_text("{}")
+    (day / "007_010101_messages.json.gz").write_bytes(b"")
+    folder = files.CaptureFolder(tmp_path)
+    assert folder.create(WHEN, "messages", b"{}").name == "008_142233_messages.json"
+    assert folder.reserve(WHEN) == 9

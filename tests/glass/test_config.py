@@ -28,6 +28,13 @@ def test_the_shipped_config_is_valid_and_matches_the_defaults():
     assert shipped.analyze.store == ROOT / "captures" / "memories.jsonl"
     assert shipped.analyze.state_dir == ROOT / "captures" / ".analyze"
     assert shipped.recall == RecallConfig()  # config.yaml states every default
+    assert (shipped.capture.compress_after_days, shipped.capture.delete_after_days) == (7, None)
+    assert shipped.capture.keep_days_with_memories is True
+
+
+def test_compaction_can_be_turned_off(tmp_path):
+    cfg = load_config(write(tmp_path, "capture:\n  compress_after_days: null\n")).capture
+    assert cfg.compress_after_days is None and cfg.delete_after_days is None
 
 
 def test_the_recall_section_reads_its_values(tmp_path):
@@ -123,6 +130,14 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
         ("capture:\n  proxyauth: 'ldapuser:pw'\n", "'capture.proxyauth' must be user:pass"),
         ("capture:\n  proxyauth: '@'\n", "'capture.proxyauth' must be user:pass"),
         ("capture:\n  allow_remote: yes please\n", "'capture.allow_remote' must be true or false"),
+        (
+            "capture:\n  compress_after_days: 0\n",
+            "'capture.compress_after_days' must be at least 1",
+        ),
+        ("capture:\n  delete_after_days: -3\n", "'capture.delete_after_days' must be a non-neg"),
+        ("capture:\n  delete_after_days: 0\n", "'capture.delete_after_days' must be at least 1"),
+        ("capture:\n  compress_after_days: soon\n", "'capture.compress_after_days' must be an"),
+        ("capture:\n  keep_days_with_memories: 1\n", "must be true or false"),
     ],
 )
 def test_bad_values_name_the_file_and_the_key(tmp_path, text, message):

@@ -554,3 +554,30 @@ def test_the_cli_runs_as_a_subprocess(tmp_path, config, captures):
     assert done.stderr == ""
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert by_scope(rows) == hand_sums(corpus.SESSION_64)
+
+
+def test_totals_are_the_same_after_compaction(capsys, config, captures):
+    import gzip
+
+    paths = corpus.write_session(captures, corpus.SESSION_64)
+    paths += corpus.write_session(captures, corpus.SESSION_1058, start_number=500)
+    before = {by: json_rows(capsys, config, "--by", by) for by in ("day", "session", "model")}
+    for i, path in enumerate(paths):
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
+        if i % 3:  # every third keeps its plain twin, as a crash mid-compaction leaves it
+            path.unlink()
+    after = {by: json_rows(capsys, config, "--by", by) for by in ("day", "session", "model")}
+    assert after == before and before["day"][0]["requests"] > 0
+    _code, out, _err = report(capsys, config)
+    assert "duplicates" not in out
+
+
+def test_a_truncated_gz_is_skipped_with_a_warning(capsys, config, captures):
+    import gzip
+
+    path = put(captures, "2026-11-21", 1, exchange())
+    gz = path.with_name(path.name + ".gz")
+    gz.write_bytes(gzip.compress(path.read_bytes())[:30])
+    path.unlink()
+    _code, out, err = report(capsys, config)
+    assert "truncated gzip file" in out + err
