@@ -98,7 +98,8 @@ du: install
 # The background processes (make up / make down / make logs; python -m services), then the
 # analyzer's figures; with ARGS=--json only the analyzer's JSON.
 status: install
-	@$(if $(findstring --json,$(ARGS)),,$(PY) -m services --config "$(CONFIG)" status &&) \
+	@$(if $(findstring --json,$(ARGS)),,$(PY) -m services --config "$(CONFIG)" status && \
+	  $(PY) -m capture --config "$(CONFIG)" du --summary &&) \
 	$(PY) -m analyze --config "$(CONFIG)" status $(ARGS)
 
 up: install

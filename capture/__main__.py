@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     du_cmd = sub.add_parser("du", help="bytes on disk per day or session, plain and compressed")
     du_cmd.add_argument("--by", choices=("day", "session"), default="day")
     du_cmd.add_argument("--json", action="store_true", help="one JSON object per row and line")
+    du_cmd.add_argument(
+        "--summary", action="store_true", help="one line: files, bytes, oldest day (make status)"
+    )
 
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compact":
             return maintenance.run_compact(config, dry_run=args.dry_run)
         if args.command == "du":
-            return maintenance.run_du(config, by=args.by, as_json=args.json)
+            return maintenance.run_du(config, by=args.by, as_json=args.json, summary=args.summary)
         if args.command == "run-claude":
             launch.find_claude(args.claude, dict(os.environ), config=args.config)
             try:

@@ -95,6 +95,17 @@ def disk_usage(root: Path, *, by: By = "day") -> tuple[list[Row], Row]:
     return ordered, total
 
 
+def summary_line(total: Row, *, root: Path) -> str:
+    """The one line `make status` shows: files and bytes, plain and compressed, oldest day."""
+    if not total.plain_files and not total.compressed_files:
+        return f"disk       no captures yet  ({root})"
+    return (
+        f"disk       {total.bytes / 1e6:,.1f} MB: {total.plain_files:,} plain"
+        f" ({total.plain_bytes / 1e6:,.1f} MB), {total.compressed_files:,} gzipped"
+        f" ({total.compressed_bytes / 1e6:,.1f} MB); oldest day {total.oldest_day}  ({root})"
+    )
+
+
 def render(rows: list[Row], total: Row, *, by: By, as_json: bool) -> str:
     if as_json:
         return "".join(

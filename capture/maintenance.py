@@ -58,7 +58,10 @@ def _log_to_stderr() -> None:
     log.propagate = False
 
 
-def run_du(config: Config, *, by: du.By, as_json: bool) -> int:
+def run_du(config: Config, *, by: du.By, as_json: bool, summary: bool = False) -> int:
     rows, total = du.disk_usage(config.capture.dir, by=by)
+    if summary:
+        print(du.summary_line(total, root=config.capture.dir))
+        return 0
     sys.stdout.write(du.render(rows, total, by=by, as_json=as_json))
     return 0

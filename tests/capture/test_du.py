@@ -67,3 +67,22 @@ def test_the_command_prints_a_table_or_json_lines(tmp_path):
     )
     rows = [json.loads(line) for line in lines.stdout.splitlines()]
     assert rows[-1]["key"] == "total" and rows[-1]["bytes"] == sum(r["bytes"] for r in rows[:-1])
+
+
+def test_make_status_shows_the_disk_in_one_line(tmp_path):
+    root = tmp_path / "captures"
+    paths = sessions(root)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"capture:\n  dir: {json.dumps(str(root))}\n")
+    argv = [sys.executable, "-m", "capture", "--config", str(cfg), "du", "--summary"]
+    line = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    files = [p for p in root.glob("*/*") if p.name[0].isdigit()]
+    gz = [p for p in files if p.name.endswith(".gz")]
+    assert len(line.splitlines()) == 1
+    assert f"{len(files) - len(gz):,} plain" in line and f"{len(gz):,} gzipped" in line
+    assert f"oldest day {min(p.parent.name for p in paths)}" in line
+    assert str(root) in line
+    (tmp_path / "empty").mkdir()
+    cfg.write_text(f"capture:\n  dir: {json.dumps(str(tmp_path / 'empty'))}\n")
+    empty = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    assert "no captures yet" in empty
