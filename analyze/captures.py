@@ -69,6 +69,13 @@ def ref_for(root: Path, path: Path) -> CaptureRef | None:
     )
 
 
+def capture_exists(root: Path, rel: str) -> bool:
+    """Is the capture `rel` (its identity, as memories' `sources` name it) still on disk,
+    plain or compressed? Retention (capture.delete_after_days) may have removed its day."""
+    path = root / rel
+    return path.exists() or path.with_name(path.name + ".gz").exists()
+
+
 def day_folders(root: Path, *, since: str | None = None, until: str | None = None) -> list[str]:
     """Names of the day folders under `root` within [since, until], oldest first."""
     try:

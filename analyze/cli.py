@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from analyze.backends import SetupError, make_backend
-from analyze.captures import iter_captures
+from analyze.captures import capture_exists, iter_captures
 from analyze.ledger import AlreadyRunning, Ledger
 from analyze.pipeline import SETTLE_S, Analyzer
 from analyze.recall import commands as recall_commands
@@ -239,12 +239,14 @@ def cmd_list(cfg: Config, args: argparse.Namespace) -> int:
         hint = f" yet: run `{make_command('analyze', config=cfg.path)}`"
         print("no memories" + (" match" if memories else hint), file=sys.stderr)
         return 0
+    root = cfg.capture.dir
     for m in shown:
         flag = " (forgotten)" if m.id in store.forgotten else ""
         flag = flag or (" (superseded)" if m.id in store.superseded else "")
         print(f"{m.created_at[:10]}  {m.kind:<10}  {m.text}{flag}")
+        sources = [rel if capture_exists(root, rel) else f"{rel} (gone)" for rel in m.sources[:3]]
         print(
-            f"{'':12}{m.id}  session {m.session_id[:12]}  from {', '.join(m.sources[:3])}"
+            f"{'':12}{m.id}  session {m.session_id[:12]}  from {', '.join(sources)}"
             + (" …" if len(m.sources) > 3 else "")
         )
     return 0

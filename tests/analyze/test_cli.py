@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from pathlib import Path
@@ -87,3 +88,20 @@ def test_the_no_memories_hint_names_the_config_in_use(tmp_path: Path) -> None:
     done = analyze(config, "list")
     assert done.returncode == 0
     assert done.stderr.strip() == f"no memories yet: run `make analyze CONFIG={config}`"
+
+
+def test_list_marks_the_sources_retention_deleted_as_gone(tmp_path: Path) -> None:
+    captures = tmp_path / "captures"
+    kept, dropped = f"{DAY}/001_100000_messages.json", "2026-11-22/001_100000_messages.json"
+    write_capture(captures, kept, simple_capture("Fact kept."))
+    write_capture(captures, dropped, simple_capture("Fact dropped."))
+    with StandIn(MemoryModel()) as api:
+        config = write_config(tmp_path, base_url=api.url, batch_size=1)
+        assert analyze(config, "--once").returncode == 0
+    gz = captures / f"{kept}.gz"  # compacted: still there, under its .gz name
+    gz.write_bytes(gzip.compress((captures / kept).read_bytes()))
+    (captures / kept).unlink()
+    (captures / dropped).unlink()  # its day deleted by retention
+    out = analyze(config, "list", "--all").stdout  # --all: the two may be near-duplicates
+    assert f"from {kept}\n" in out
+    assert f"from {dropped} (gone)\n" in out
