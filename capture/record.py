@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from mitmproxy.net import encoding as mitm_encoding
 
 from capture import sse
@@ -48,6 +49,8 @@ or x-amz-security-token. (anthropic-ratelimit-tokens-* says "tokens": kept.)"""
 
 Headers = tuple[tuple[str, str], ...]
 _WORDS = re.compile(r"[-_.]")
+_LONG_NUMBER = re.compile(r"\d{20}")
+"""20 digits in a row: maybe an integer beyond 64 bits, which orjson would read as a float."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,9 +210,25 @@ def _parse_json_body(raw: bytes, content_encoding: str | None) -> tuple[Any, str
     if problem:
         return None, text, problem
     try:
-        return json.loads(text), text, None
+        return loads(text), text, None
     except ValueError as e:
         return None, text, f"not JSON: {e}"
+
+
+def loads(text: str) -> Any:
+    """`json.loads(text)`, through orjson where that gives the same value (~3x faster).
+
+    orjson refuses what the json module accepts beyond strict JSON (NaN, lone
+    surrogates) and reads integers beyond 64 bits as floats: those texts, and
+    any with 20 digits in a row, are left to the json module, so the values
+    are exactly json.loads' and so are the errors (ValueError).
+    """
+    if not _LONG_NUMBER.search(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _header(headers: Headers, name: str) -> str | None:

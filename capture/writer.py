@@ -67,6 +67,10 @@ PIPE_BYTES = 1024 * 1024
 MAX_BACKLOG_BYTES = 256 * 1024 * 1024
 """Beyond this much unsent data, request-only writes are skipped (final writes still happen)."""
 BATCH = 256
+LINGER = 0.05
+"""Seconds the child waits, after a batch that holds a request without its end, for more
+messages: an exchange that ends within it (most non-streamed replies) is written once,
+complete, instead of as a request-only file rewritten at once."""
 _HEADER = struct.Struct("!I")
 
 
@@ -225,6 +229,12 @@ def _local(m: WriteRequest) -> datetime:
     return datetime.fromtimestamp(m.request.started)
 
 
+def _awaits_end(batch: Sequence[Message]) -> bool:
+    """Whether `batch` holds a request whose end is not in it."""
+    ended = {m.xid for m in batch if isinstance(m, WriteEnd)}
+    return any(isinstance(m, WriteRequest) and m.xid not in ended for m in batch)
+
+
 def child_main(root: str) -> int:
     """Handle messages from stdin until it closes; answer on stdout.
 
@@ -245,6 +255,13 @@ def child_main(root: str) -> int:
     frames = FrameReader(sys.stdin.fileno())
     handled = 0
     while batch := frames.batch(BATCH):
+        deadline = time.monotonic() + LINGER
+        while len(batch) < BATCH and _awaits_end(batch):
+            left = deadline - time.monotonic()
+            more = frames.batch(BATCH - len(batch), timeout=left) if left > 0 else []
+            if not more:
+                break
+            batch += more
         core.process(batch)
         handled += len(batch)
         emit("done", str(handled))
@@ -264,15 +281,16 @@ class FrameReader:
         self._pos = 0
         self._eof = False
 
-    def batch(self, limit: int) -> list[Message]:
-        """The next message (waiting for it), then every one that has arrived whole, up to
-        `limit` in all; [] once the pipe is closed (a cut last message is dropped)."""
+    def batch(self, limit: int, *, timeout: float | None = None) -> list[Message]:
+        """The next message (waiting for it, at most `timeout` seconds if given), then every
+        one that has arrived whole, up to `limit` in all; [] once the pipe is closed (a cut
+        last message is dropped) or on timeout."""
         out: list[Message] = []
         while len(out) < limit:
             message = self._next()
             if message is not None:
                 out.append(message)
-            elif not self._fill(wait=not out):
+            elif not self._fill(timeout=0.0 if out else timeout):
                 break
         return out
 
@@ -287,9 +305,10 @@ class FrameReader:
         message: Message = pickle.loads(self._buf[start : self._pos])
         return message
 
-    def _fill(self, *, wait: bool) -> bool:
-        """Read what the pipe holds (waiting for it if `wait`); False if nothing came."""
-        if self._eof or not (wait or select.select([self.fd], [], [], 0)[0]):
+    def _fill(self, *, timeout: float | None) -> bool:
+        """Read what the pipe holds, waiting for it at most `timeout` seconds (None: for as
+        long as it takes); False if nothing came."""
+        if self._eof or not (timeout is None or select.select([self.fd], [], [], timeout)[0]):
             return False
         data = os.read(self.fd, PIPE_BYTES)
         if not data:
