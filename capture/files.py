@@ -107,6 +107,8 @@ class CaptureFolder:
         self.root = root
         self._next: dict[Path, int] = {}
         self._lock = threading.Lock()
+        self._unsynced: set[Path] = set()
+        """Day folders with new names not yet fsynced (`create(..., sync_dir=False)`)."""
 
     def reserve(self, when: datetime) -> int:
         """Take the next number of the day now, for a file `create` will write later."""
@@ -124,11 +126,15 @@ class CaptureFolder:
         *,
         number: int | None = None,
         on_claim: Callable[[Path], None] | None = None,
+        sync_dir: bool = True,
     ) -> Path:
         """Write a new capture file with the next free number of its day (or `number`, if free).
 
         `on_claim` is told every name just before the file may appear under it (the
         writer child announces it, so that a restart after a kill finds the file).
+        `sync_dir=False` leaves the folder's fsync (which makes the new name durable; the
+        content is fsynced before the name appears either way) to `sync_dirs`, so that a
+        batch of files costs one.
         """
         day = day_folder(self.root, when)
         ensure_dir(day)
@@ -146,8 +152,16 @@ class CaptureFolder:
                     n += 1
         finally:
             _unlink_quietly(tmp)
-        _fsync_dir(day)
+        if sync_dir:
+            _fsync_dir(day)
+        else:
+            self._unsynced.add(day)
         return final
+
+    def sync_dirs(self) -> None:
+        """fsync the folders that `create(..., sync_dir=False)` left unsynced."""
+        while self._unsynced:
+            _fsync_dir(self._unsynced.pop())
 
     def replace(self, path: Path, data: bytes) -> None:
         """Atomically rewrite an existing capture file."""

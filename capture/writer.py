@@ -137,6 +137,7 @@ class WriterCore:
                     case WriteEnd():
                         self._write_end(message)
                     case Flush():
+                        self.folder.sync_dirs()
                         self.emit("ack", str(message.token))
             except OSError as e:
                 self.emit("log", f"ERROR could not write capture file: {e}")
@@ -146,6 +147,7 @@ class WriterCore:
                     "ERROR bug while writing a capture file (traffic is unaffected): "
                     f"{type(e).__name__}: {e} (traceback: {_one_line_traceback(e)})",
                 )
+        self.folder.sync_dirs()  # one folder fsync for the batch's new files, before `done`
 
     def _write_request(self, m: WriteRequest, *, ends_now: bool) -> None:
         state = self.open[m.xid] = self._begin(m, path=m.path)
@@ -186,6 +188,7 @@ class WriterCore:
             data,
             number=number,
             on_claim=lambda path: self.emit("path", f"{m.xid} {path}"),
+            sync_dir=False,
         )
 
 

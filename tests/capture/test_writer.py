@@ -65,6 +65,15 @@ def test_a_writer_behind_writes_an_ended_exchange_once(core, tmp_path, monkeypat
     assert core.out[-1] == ("ack", "7")
 
 
+def test_a_batch_of_new_files_costs_one_folder_fsync(core, tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(files, "_fsync_dir", lambda day: synced.append(len(captures(day))))
+    core.process([request(1), end(1), request(2), end(2), request(3)])
+    assert synced == [3]  # once, after all three names appeared
+    core.process([writer.Flush(1)])
+    assert synced == [3]  # nothing new to sync
+
+
 def test_disk_full_is_reported_and_nothing_half_written_stays(core, tmp_path, monkeypatch):
     def full(fd, data):
         raise OSError(errno.ENOSPC, "No space left on device")
