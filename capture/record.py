@@ -49,8 +49,6 @@ or x-amz-security-token. (anthropic-ratelimit-tokens-* says "tokens": kept.)"""
 
 Headers = tuple[tuple[str, str], ...]
 _WORDS = re.compile(r"[-_.]")
-_LONG_NUMBER = re.compile(r"\d{20}")
-"""20 digits in a row: maybe an integer beyond 64 bits, which orjson would read as a float."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,16 +217,30 @@ def loads(text: str) -> Any:
     """`json.loads(text)`, through orjson where that gives the same value (~3x faster).
 
     orjson refuses what the json module accepts beyond strict JSON (NaN, lone
-    surrogates) and reads integers beyond 64 bits as floats: those texts, and
-    any with 20 digits in a row, are left to the json module, so the values
-    are exactly json.loads' and so are the errors (ValueError).
+    surrogates), and reads integers beyond 64 bits as floats: a text it
+    refuses, or whose value holds a float that big, is left to the json
+    module, so the values are exactly json.loads' and so are the errors.
     """
-    if not _LONG_NUMBER.search(text):
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+    return json.loads(text) if _has_huge_float(value) else value
+
+
+def _has_huge_float(value: Any) -> bool:
+    """Whether a float of magnitude 2**63 or more is in `value` (maybe a big integer)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float and abs(item) >= 2.0**63:
+            return True
+    return False
 
 
 def _header(headers: Headers, name: str) -> str | None:
