@@ -15,7 +15,9 @@ Child -> parent (stdout): text lines, each written at once (unbuffered)
     log <LEVEL> <message>   for the parent to log through mitmproxy
 
 A child that fell behind reads the messages waiting in the pipe as one batch,
-and writes an exchange that has already ended once, complete. It reads the
+and writes an exchange that has already ended once, complete; after a request
+it waits up to LINGER for more, so a fast exchange is written once too. A
+batch's new files share one folder fsync. It reads the
 pipe with os.read on the raw fd, so select() sees exactly what is still unread.
 
 A child that dies (even SIGKILLed mid-write) loses nothing: the parent keeps
