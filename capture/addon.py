@@ -6,8 +6,9 @@ Load it like any addon:
 
 Each matching request becomes one pretty-printed JSON file (format and naming
 in README.md, "Capture file format"). The file is written as soon as the
-request has passed, and rewritten in place once the response has ended or the
-flow has failed. Server-sent event streams are teed chunk by chunk, so Claude
+request has passed (the writer waits up to 50 ms for its end, so that a fast
+exchange is written once), and rewritten in place once the response has ended
+or the flow has failed. Server-sent event streams are teed chunk by chunk, so Claude
 Code receives every event as fast as without the proxy.
 
 Hook order within a flow: (requestheaders ->) request -> responseheaders ->

@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import itertools
 import json
+import math
 import os
 import re
 import threading
@@ -26,6 +27,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from glass.contract import CAPTURE_NAME
 
@@ -54,9 +57,35 @@ def dumps(record: dict[str, Any]) -> bytes:
 
     A lone surrogate (possible in JSON from the wire) is written back as its
     \\uXXXX escape, so the file stays valid UTF-8 and parses to the same string.
+
+    The bytes are the json module's (`indent=2, ensure_ascii=False`); orjson
+    writes them ~25x faster where it spells everything the same, which is
+    checked first (floats) or makes it raise (integers beyond 64 bits, lone
+    surrogates, keys that are not strings).
     """
+    if _orjson_spells_alike(record):
+        try:
+            return orjson.dumps(record, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # orjson.JSONEncodeError: what it cannot write, json does below
+            pass
     text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
     return text.encode("utf-8", errors="backslashreplace")
+
+
+def _orjson_spells_alike(value: Any) -> bool:
+    """No float orjson writes otherwise than json: NaN and infinities (orjson: null) and
+    non-zero magnitudes below 1e-4 (orjson: 0.00001 for json's 1e-05)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind is float and not (math.isfinite(item) and (item == 0 or abs(item) >= 1e-4)):
+            return False
+    return True
 
 
 def dumps_more(data: bytes, extra: dict[str, Any]) -> bytes:
@@ -78,6 +107,8 @@ class CaptureFolder:
         self.root = root
         self._next: dict[Path, int] = {}
         self._lock = threading.Lock()
+        self._unsynced: set[Path] = set()
+        """Day folders with new names not yet fsynced (`create(..., sync_dir=False)`)."""
 
     def reserve(self, when: datetime) -> int:
         """Take the next number of the day now, for a file `create` will write later."""
@@ -95,11 +126,15 @@ class CaptureFolder:
         *,
         number: int | None = None,
         on_claim: Callable[[Path], None] | None = None,
+        sync_dir: bool = True,
     ) -> Path:
         """Write a new capture file with the next free number of its day (or `number`, if free).
 
         `on_claim` is told every name just before the file may appear under it (the
         writer child announces it, so that a restart after a kill finds the file).
+        `sync_dir=False` leaves the folder's fsync (which makes the new name durable; the
+        content is fsynced before the name appears either way) to `sync_dirs`, so that a
+        batch of files costs one.
         """
         day = day_folder(self.root, when)
         ensure_dir(day)
@@ -117,8 +152,16 @@ class CaptureFolder:
                     n += 1
         finally:
             unlink_quietly(tmp)
-        fsync_dir(day)
+        if sync_dir:
+            fsync_dir(day)
+        else:
+            self._unsynced.add(day)
         return final
+
+    def sync_dirs(self) -> None:
+        """fsync the folders that `create(..., sync_dir=False)` left unsynced."""
+        while self._unsynced:
+            fsync_dir(self._unsynced.pop())
 
     def replace(self, path: Path, data: bytes) -> None:
         """Atomically rewrite an existing capture file."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from mitmproxy.net import encoding as mitm_encoding
 
 from capture import sse
@@ -207,9 +208,39 @@ def _parse_json_body(raw: bytes, content_encoding: str | None) -> tuple[Any, str
     if problem:
         return None, text, problem
     try:
-        return json.loads(text), text, None
+        return loads(text), text, None
     except ValueError as e:
         return None, text, f"not JSON: {e}"
+
+
+def loads(text: str) -> Any:
+    """`json.loads(text)`, through orjson where that gives the same value (~3x faster).
+
+    orjson refuses what the json module accepts beyond strict JSON (NaN, lone
+    surrogates), and reads integers beyond 64 bits as floats: a text it
+    refuses, or whose value holds a float that big, is left to the json
+    module, so the values are exactly json.loads' and so are the errors.
+    """
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+    return json.loads(text) if _has_huge_float(value) else value
+
+
+def _has_huge_float(value: Any) -> bool:
+    """Whether a float of magnitude 2**63 or more is in `value` (maybe a big integer)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float and abs(item) >= 2.0**63:
+            return True
+    return False
 
 
 def _header(headers: Headers, name: str) -> str | None:

@@ -15,7 +15,9 @@ Child -> parent (stdout): text lines, each written at once (unbuffered)
     log <LEVEL> <message>   for the parent to log through mitmproxy
 
 A child that fell behind reads the messages waiting in the pipe as one batch,
-and writes an exchange that has already ended once, complete. It reads the
+and writes an exchange that has already ended once, complete; after a request
+it waits up to LINGER for more, so a fast exchange is written once too. A
+batch's new files share one folder fsync. It reads the
 pipe with os.read on the raw fd, so select() sees exactly what is still unread.
 
 A child that dies (even SIGKILLed mid-write) loses nothing: the parent keeps
@@ -67,6 +69,10 @@ PIPE_BYTES = 1024 * 1024
 MAX_BACKLOG_BYTES = 256 * 1024 * 1024
 """Beyond this much unsent data, request-only writes are skipped (final writes still happen)."""
 BATCH = 256
+LINGER = 0.05
+"""Seconds the child waits, after a batch that holds a request without its end, for more
+messages: an exchange that ends within it (most non-streamed replies) is written once,
+complete, instead of as a request-only file rewritten at once."""
 _HEADER = struct.Struct("!I")
 
 
@@ -133,6 +139,7 @@ class WriterCore:
                     case WriteEnd():
                         self._write_end(message)
                     case Flush():
+                        self.folder.sync_dirs()
                         self.emit("ack", str(message.token))
             except OSError as e:
                 self.emit("log", f"ERROR could not write capture file: {e}")
@@ -142,6 +149,7 @@ class WriterCore:
                     "ERROR bug while writing a capture file (traffic is unaffected): "
                     f"{type(e).__name__}: {e} (traceback: {_one_line_traceback(e)})",
                 )
+        self.folder.sync_dirs()  # one folder fsync for the batch's new files, before `done`
 
     def _write_request(self, m: WriteRequest, *, ends_now: bool) -> None:
         state = self.open[m.xid] = self._begin(m, path=m.path)
@@ -182,6 +190,7 @@ class WriterCore:
             data,
             number=number,
             on_claim=lambda path: self.emit("path", f"{m.xid} {path}"),
+            sync_dir=False,
         )
 
 
@@ -225,6 +234,12 @@ def _local(m: WriteRequest) -> datetime:
     return datetime.fromtimestamp(m.request.started)
 
 
+def _awaits_end(batch: Sequence[Message]) -> bool:
+    """Whether `batch` holds a request whose end is not in it."""
+    ended = {m.xid for m in batch if isinstance(m, WriteEnd)}
+    return any(isinstance(m, WriteRequest) and m.xid not in ended for m in batch)
+
+
 def child_main(root: str) -> int:
     """Handle messages from stdin until it closes; answer on stdout.
 
@@ -245,6 +260,13 @@ def child_main(root: str) -> int:
     frames = FrameReader(sys.stdin.fileno())
     handled = 0
     while batch := frames.batch(BATCH):
+        deadline = time.monotonic() + LINGER
+        while len(batch) < BATCH and _awaits_end(batch):
+            left = deadline - time.monotonic()
+            more = frames.batch(BATCH - len(batch), timeout=left) if left > 0 else []
+            if not more:
+                break
+            batch += more
         core.process(batch)
         handled += len(batch)
         emit("done", str(handled))
@@ -264,15 +286,16 @@ class FrameReader:
         self._pos = 0
         self._eof = False
 
-    def batch(self, limit: int) -> list[Message]:
-        """The next message (waiting for it), then every one that has arrived whole, up to
-        `limit` in all; [] once the pipe is closed (a cut last message is dropped)."""
+    def batch(self, limit: int, *, timeout: float | None = None) -> list[Message]:
+        """The next message (waiting for it, at most `timeout` seconds if given), then every
+        one that has arrived whole, up to `limit` in all; [] once the pipe is closed (a cut
+        last message is dropped) or on timeout."""
         out: list[Message] = []
         while len(out) < limit:
             message = self._next()
             if message is not None:
                 out.append(message)
-            elif not self._fill(wait=not out):
+            elif not self._fill(timeout=0.0 if out else timeout):
                 break
         return out
 
@@ -287,9 +310,10 @@ class FrameReader:
         message: Message = pickle.loads(self._buf[start : self._pos])
         return message
 
-    def _fill(self, *, wait: bool) -> bool:
-        """Read what the pipe holds (waiting for it if `wait`); False if nothing came."""
-        if self._eof or not (wait or select.select([self.fd], [], [], 0)[0]):
+    def _fill(self, *, timeout: float | None) -> bool:
+        """Read what the pipe holds, waiting for it at most `timeout` seconds (None: for as
+        long as it takes); False if nothing came."""
+        if self._eof or not (timeout is None or select.select([self.fd], [], [], timeout)[0]):
             return False
         data = os.read(self.fd, PIPE_BYTES)
         if not data:

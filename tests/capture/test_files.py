@@ -5,12 +5,14 @@ import shutil
 import stat
 import threading
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from capture import files
 
 WHEN = datetime(2026, 11, 21, 14, 22, 33)
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
 
 
 @pytest.mark.parametrize(
@@ -180,3 +182,25 @@ def test_numbering_continues_after_compressed_captures(tmp_path):
     folder = files.CaptureFolder(tmp_path)
     assert folder.create(WHEN, "messages", b"{}").name == "008_142233_messages.json"
     assert folder.reserve(WHEN) == 9
+
+
+def _json_spelling(record):
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    return text.encode("utf-8", errors="backslashreplace")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"k": "".join(chr(i) for i in range(0x3000)) + "\U0001f44b\ufeff", "e": {}, "l": [[], {}]},
+        {"floats": [0.0, -0.0, 1.5, 1e16, 1e22, 1e-4, 123456789012345.6, 5e-324]},
+        {"tiny": 1.4752192081260362e-05, "neg": -3e-9},
+        {"nan": float("nan"), "inf": [float("inf"), float("-inf")]},
+        {"ints": [2**64 - 1, -(2**63), 2**64, -(2**70)], "t": True, "n": None},
+        {"lone": "\ud800 surrogate"},
+        {"nested": [{"deep": [{"deeper": 1e-7}]}]},
+    ]
+    + [json.loads(p.read_text(encoding="utf-8")) for p in sorted(CORPUS.glob("*.json"))[:20]],
+)
+def test_dumps_writes_exactly_the_json_modules_bytes(record):
+    assert files.dumps(record) == _json_spelling(record)

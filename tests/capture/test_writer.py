@@ -65,6 +65,15 @@ def test_a_writer_behind_writes_an_ended_exchange_once(core, tmp_path, monkeypat
     assert core.out[-1] == ("ack", "7")
 
 
+def test_a_batch_of_new_files_costs_one_folder_fsync(core, tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(files, "fsync_dir", lambda day: synced.append(len(captures(day))))
+    core.process([request(1), end(1), request(2), end(2), request(3)])
+    assert synced == [3]  # once, after all three names appeared
+    core.process([writer.Flush(1)])
+    assert synced == [3]  # nothing new to sync
+
+
 def test_disk_full_is_reported_and_nothing_half_written_stays(core, tmp_path, monkeypatch):
     def full(fd, data):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -150,6 +159,67 @@ def test_a_batch_takes_every_message_that_has_arrived(tmp_path):
         assert 0 < len(rest) < 100 and reader.batch(writer.BATCH) == []
     finally:
         os.close(read_fd)
+
+
+def test_a_batch_waits_for_the_first_message_at_most_its_timeout(tmp_path):
+    import os
+
+    read_fd, write_fd = os.pipe()
+    try:
+        reader = writer.FrameReader(read_fd)
+        t0 = time.monotonic()
+        assert reader.batch(writer.BATCH, timeout=0.05) == []
+        assert 0.05 <= time.monotonic() - t0 < 2
+        os.write(write_fd, writer._pack(request(1)))
+        assert [m.xid for m in reader.batch(writer.BATCH, timeout=0.05)] == [1]
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_a_batch_awaits_the_ends_of_its_requests():
+    assert writer._awaits_end([request(1)])
+    assert writer._awaits_end([request(1), request(2), end(1)])
+    assert not writer._awaits_end([request(1), end(1), end(3)])
+    assert not writer._awaits_end([])
+
+
+def _child_answers(tmp_path, frames_and_pauses):
+    """Run the real child, feed it frames (a float is a pause), return its answer lines."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "capture.writer", str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+    for item in frames_and_pauses:
+        if isinstance(item, float):
+            time.sleep(item)
+        else:
+            proc.stdin.write(writer._pack(item))
+            proc.stdin.flush()
+    out, _ = proc.communicate(timeout=30)
+    return out.decode().splitlines()
+
+
+def test_the_child_writes_an_exchange_that_ends_soon_once(tmp_path):
+    answers = _child_answers(tmp_path, [request(1), writer.LINGER / 5, end(1)])
+    dones = [line for line in answers if line.startswith("done ")]
+    paths = [line for line in answers if line.startswith("path ")]
+    assert dones == ["done 2"] and len(paths) == 1  # one batch, one file, never request-only
+    (path,) = captures(tmp_path)
+    assert json.loads(path.read_text())["response"]["body"] == {"id": "msg_1"}
+
+
+def test_the_child_writes_a_request_whose_end_is_late_at_once(tmp_path):
+    answers = _child_answers(tmp_path, [request(1), writer.LINGER * 10, end(1)])
+    dones = [line for line in answers if line.startswith("done ")]
+    assert dones == ["done 1", "done 2"]  # the request-only file came first
+    (path,) = captures(tmp_path)
+    assert json.loads(path.read_text())["response"]["body"] == {"id": "msg_1"}
 
 
 def test_the_child_process_writes_and_confirms(tmp_path):
