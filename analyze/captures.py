@@ -6,16 +6,15 @@ naming rule, the folder layout and the JSON keys. It never imports `capture/`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from zlib_ng import zlib_ng
 
+from glass import jsonio
 from glass.contract import CAPTURE_NAME, COMPRESSED_SUFFIX, DAY_FOLDER, capture_identity
 
 MAX_CAPTURE_BYTES = 256 * 1024 * 1024
@@ -194,11 +193,7 @@ def parse(data: bytes) -> Any:
     which orjson reads as floats (no count in a capture comes near that).
     """
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(data)
+        return jsonio.loads(data)
     except (ValueError, RecursionError) as e:
         raise BadCapture(_why_not_json(data, e)) from None
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import gzip
-import json
 import logging
 import os
 import sys
@@ -45,10 +44,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-import orjson
-
 from capture.crashpoints import crash_point
 from capture.files import fsync_dir, unlink_quietly
+from glass import jsonio
 from glass.contract import CAPTURE_NAME, COMPRESSED_SUFFIX, DAY_FOLDER
 
 logger = logging.getLogger("glass.compact")
@@ -313,13 +311,8 @@ def _plain_captures(folder: Path) -> Iterator[str]:
 
 
 def _parses(data: bytes) -> bool:
-    try:
-        orjson.loads(data)
-        return True
-    except orjson.JSONDecodeError:
-        pass
-    try:  # what orjson refuses (lone surrogates), the json module decides, as the analyzer does
-        json.loads(data)
+    try:  # as the analyzer reads it (glass.jsonio: orjson, the json module deciding the rest)
+        jsonio.loads(data)
         return True
     except (ValueError, RecursionError):
         return False

@@ -18,8 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-import orjson
-
+from glass import jsonio
 from glass.contract import CAPTURE_NAME, DAY_FOLDER
 from glass.session import declared_session_id
 
@@ -68,12 +67,9 @@ def _captures(root: Path) -> Iterator[tuple[str, Path, bool, int]]:
 def _session_of(path: Path, compressed: bool) -> str:
     try:
         data = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        try:
-            doc = json.loads(data)
-        except (ValueError, RecursionError):
-            return UNREADABLE
+        doc = jsonio.loads(data)
+    except (ValueError, RecursionError):
+        return UNREADABLE
     except (OSError, EOFError, zlib.error):
         return UNREADABLE
     if not isinstance(doc, dict):

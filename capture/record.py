@@ -9,7 +9,6 @@ The record format is documented once, in README.md ("Capture file format").
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import zlib
@@ -18,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from mitmproxy.net import encoding as mitm_encoding
 
 from capture import sse
+from glass import jsonio
 from glass.contract import REDACTED
 
 logger = logging.getLogger("glass.capture")
@@ -208,39 +207,9 @@ def _parse_json_body(raw: bytes, content_encoding: str | None) -> tuple[Any, str
     if problem:
         return None, text, problem
     try:
-        return loads(text), text, None
+        return jsonio.loads_exact(text), text, None
     except ValueError as e:
         return None, text, f"not JSON: {e}"
-
-
-def loads(text: str) -> Any:
-    """`json.loads(text)`, through orjson where that gives the same value (~3x faster).
-
-    orjson refuses what the json module accepts beyond strict JSON (NaN, lone
-    surrogates), and reads integers beyond 64 bits as floats: a text it
-    refuses, or whose value holds a float that big, is left to the json
-    module, so the values are exactly json.loads' and so are the errors.
-    """
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-    return json.loads(text) if _has_huge_float(value) else value
-
-
-def _has_huge_float(value: Any) -> bool:
-    """Whether a float of magnitude 2**63 or more is in `value` (maybe a big integer)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
-        elif kind is float and abs(item) >= 2.0**63:
-            return True
-    return False
 
 
 def _header(headers: Headers, name: str) -> str | None:

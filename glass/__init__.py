@@ -4,6 +4,7 @@
   of the file contract (names, the analyzer header, the redaction mark, the
   memory kinds, the proxy's ready line); `glass.session`: which conversation a
   capture declares.
+- `glass.jsonio`: JSON parsing through orjson, the json module deciding what it refuses.
 - `glass.tokens`: `Tokens` and `Price`, the one type for token counts.
 - `glass.hints`: a make command as the user must type it for the config in use.
 - `glass.claude_settings`: recognising Glass's hooks in Claude Code's settings.
