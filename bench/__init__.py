@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Result"]
+__all__ = ["Result", "standalone"]
 
 _GOAL = re.compile(r"^\s*(<=|>=|<|>)\s*([0-9.eE+-]+)\s*$")
 
@@ -77,3 +78,19 @@ class Result:
                 detail=str(obj.get("detail", "")),
             )
         raise TypeError(f"a benchmark returned {type(obj).__name__}, expected Result or dict")
+
+
+def standalone(
+    run: Callable[..., list[Result]], *, prog: str, doc: str, argv: Sequence[str] | None = None
+) -> int:
+    """`python -m bench.<module> [--quick]`: one benchmark module run and printed on its own."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, a smaller workload")
+    args = parser.parse_args(argv)
+    for result in run(quick=args.quick):
+        verdict = "ok" if result.met else "MISSED"
+        print(f"{result.name}: {result.ratio:.3f} (goal {result.goal_text}, {verdict})")
+        print(f"  {result.detail}")
+    return 0

@@ -17,12 +17,11 @@ per-round ratios: above 1 Glass reassembles faster than the SDK would.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
 
-from bench import Result
+from bench import Result, standalone
 from capture import sse
 
 GENERATED = 1_200
@@ -79,16 +78,7 @@ def run(quick: bool = False) -> list[Result]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.sse_bench", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer streams and rounds")
-    args = parser.parse_args(argv)
-    for result in run(quick=args.quick):
-        verdict = "ok" if result.met else "MISSED"
-        print(f"{result.name}: {result.ratio:.3f} (goal {result.goal_text}, {verdict})")
-        print(f"  {result.detail}")
-    return 0
+    return standalone(run, prog="python -m bench.sse_bench", doc=__doc__ or "", argv=argv)
 
 
 if __name__ == "__main__":

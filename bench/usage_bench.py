@@ -21,7 +21,6 @@ beyond parsing.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analyze.usage import scan
-from bench import Result
+from bench import Result, standalone
 from bench.backlog import build_backlog
 from glass.config import load_config
 
@@ -100,16 +99,7 @@ def run(quick: bool = False) -> list[Result]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.usage_bench", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--quick", action="store_true", help="3 rounds instead of 9")
-    args = parser.parse_args(argv)
-    for result in run(quick=args.quick):
-        verdict = "ok" if result.met else "MISSED"
-        print(f"{result.name}: {result.ratio:.3f} (goal {result.goal_text}, {verdict})")
-        print(f"  {result.detail}")
-    return 0
+    return standalone(run, prog="python -m bench.usage_bench", doc=__doc__ or "", argv=argv)
 
 
 if __name__ == "__main__":
