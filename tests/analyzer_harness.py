@@ -30,6 +30,7 @@ from typing import Any
 
 from analyze.ledger import Ledger, PendingCommit
 from glass.contract import MEMORIES_FILE, REDACTED, STATE_DIR
+from tests.proxy import env_without
 from tests.standin import ForcedToolResponder, Recorded, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +38,6 @@ PYTHON = sys.executable
 API_KEY = "sk-ant-analyzer-test"
 MARKER = re.compile(r"^### (\S+)(?: \(continued\))?$")
 EXCERPT_HEAD = "Conversation excerpt:\n"
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
 # -- the extraction model ------------------------------------------------------------
@@ -168,11 +168,7 @@ def write_config(
 
 def clean_env(*, api_key: str | None = API_KEY, **extra: str) -> dict[str, str]:
     """This environment without proxies, ANTHROPIC_* or GLASS_* variables, plus `extra`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k.lower() not in PROXY_VARIABLES and not k.startswith(("ANTHROPIC_", "GLASS_"))
-    }
+    env = env_without("ANTHROPIC_", "GLASS_")
     if api_key is not None:
         env["ANTHROPIC_API_KEY"] = api_key
     env["PYTHONUNBUFFERED"] = "1"

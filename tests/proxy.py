@@ -353,6 +353,21 @@ def require_claude() -> str:
     return found
 
 
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+"""Checked case-insensitively: a test passes the proxy explicitly, never through the environment."""
+
+
+def env_without(*prefixes: str, **extra: str) -> dict[str, str]:
+    """This environment without proxy variables and those starting with `prefixes`, plus `extra`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.lower() not in PROXY_VARIABLES and not (prefixes and k.startswith(prefixes))
+    }
+    env.update(extra)
+    return env
+
+
 # -- reading captures -----------------------------------------------------------
 
 

@@ -17,14 +17,13 @@ block that leaked into the excerpt would show up as a new memory.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.analyzer_harness import ROOT, clean_env, excerpt, write_config
-from tests.proxy import API_KEY, CapturingProxy
+from tests.proxy import API_KEY, CapturingProxy, env_without
 from tests.standin import ForcedToolResponder, Recorded, Reply
 
 PREFERENCE = "The user prefers tabs over spaces for indentation."
@@ -106,11 +105,7 @@ class Loop:
         self.config.write_text(text + recall, encoding="utf-8")
 
     def claude_env(self) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("ANTHROPIC_", "CLAUDE_")) and k.lower() not in _PROXY_VARS
-        }
+        env = env_without("ANTHROPIC_", "CLAUDE_")
         env.update(
             HOME=str(self.home),
             ANTHROPIC_API_KEY=API_KEY,
@@ -160,9 +155,6 @@ class Loop:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-_PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
 def main_requests(captures: list[dict[str, Any]]) -> list[dict[str, Any]]:

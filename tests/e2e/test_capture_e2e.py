@@ -27,6 +27,7 @@ from tests.proxy import (
     API_KEY,
     CapturingProxy,
     capture_files,
+    env_without,
     free_port,
     load_capture,
     require_claude,
@@ -52,13 +53,7 @@ HEADERS = {
 
 def no_proxy_env(**extra: str) -> dict[str, str]:
     """This environment without proxy variables (the tests pass the proxy explicitly)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-    }
-    env.update(extra)
-    return env
+    return env_without(**extra)
 
 
 def body(text: str = "Grüße aus dem Test", *, stream: bool = False, **extra) -> dict:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from glass import pidfile
-from tests.proxy import API_URL, ROOT
+from tests.proxy import API_URL, ROOT, env_without
 
 
 def write_config(
@@ -55,11 +55,7 @@ def mitm_args(upstream_port: int) -> str:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without proxy or GLASS_ variables."""
-    drop = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-    env = {k: v for k, v in os.environ.items() if k.lower() not in drop}
-    env = {k: v for k, v in env.items() if not k.startswith("GLASS_")}
-    env.update(extra)
-    return env
+    return env_without("GLASS_", **extra)
 
 
 def services(config: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
