@@ -21,7 +21,7 @@ import typing
 from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import yaml
 
@@ -164,12 +164,16 @@ class UsageConfig:
     prices: dict[str, Price] = field(default_factory=dict)
 
 
+HOOK_OUTPUT_LIMIT: Final = 10_000
+"""Characters of `additionalContext` Claude Code passes on whole (README, "The hook contract")."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class RecallConfig:
     """What Claude Code gets back from the store (hooks, search), and near-duplicates."""
 
     max_chars: int = 6_000
-    """Upper bound of the session-start block (Claude Code cuts hook output above ~10,000)."""
+    """Upper bound of the session-start block, at most HOOK_OUTPUT_LIMIT."""
     prompt_max_chars: int = 1_500
     """Upper bound of the block a prompt adds."""
     prompt_min_chars: int = 12
@@ -191,6 +195,11 @@ class RecallConfig:
         for name in ("max_chars", "prompt_max_chars"):
             if getattr(self, name) < 1:
                 out[name] = "must be at least 1"
+        if self.max_chars > HOOK_OUTPUT_LIMIT:
+            out["max_chars"] = (
+                f"must be at most {HOOK_OUTPUT_LIMIT:,}: Claude Code replaces a longer hook"
+                " output by a 2 KB preview"
+            )
         if self.prompt_max_chars > self.max_chars:
             out["prompt_max_chars"] = "must not exceed max_chars"
         unknown = [k for k in self.kinds if k not in MEMORY_KINDS]

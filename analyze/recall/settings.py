@@ -113,7 +113,11 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.close(fd)
         Path(tmp).unlink(missing_ok=True)
         raise
-    dirfd = os.open(path.parent, os.O_RDONLY)
+    fsync_folder(path.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    dirfd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dirfd)
     finally:
@@ -205,22 +209,38 @@ def mcp_without(doc: dict[str, Any], path: Path) -> dict[str, Any]:
 # -- the commands -----------------------------------------------------------------------------
 
 
-def _plan(path: Path, change: Any) -> tuple[Path, bytes] | None:
-    """What `change(doc) -> doc` makes of the JSON file at `path`: None when nothing changes."""
+Plan = tuple[Path, bytes | None]
+"""A file and its new bytes; None: delete it (removing Glass left nothing in it)."""
+
+
+def _plan(path: Path, change: Any, *, removing: bool = False) -> Plan | None:
+    """What `change(doc) -> doc` makes of the JSON file at `path`: None when nothing changes.
+
+    When `removing` leaves an empty object of a file that held something, the file goes
+    (install made it, or it held only Glass's entries): Claude Code reads no file as `{}`.
+    """
     doc, existed = load(path)
     new = change(doc)
     if new == doc and (existed or not new):
         return None
+    if removing and not new:
+        return path, None
     return path, dump(new)
 
 
-def _apply(plans: list[tuple[Path, bytes] | None]) -> list[Path]:
+def _apply(plans: list[Plan | None]) -> list[Path]:
     """Write what the plans say (every file was read and checked before the first write)."""
     written = []
     for plan in plans:
-        if plan is not None:
-            write_atomic(*plan)
-            written.append(plan[0])
+        if plan is None:
+            continue
+        path, data = plan
+        if data is None:
+            path.unlink()
+            fsync_folder(path.parent)
+        else:
+            write_atomic(path, data)
+        written.append(path)
     return written
 
 
@@ -236,9 +256,9 @@ def install(*, settings: Path, mcp: Path | None, commands: Commands) -> list[str
 
 
 def remove(*, settings: Path, mcp: Path | None) -> list[str]:
-    plans = [_plan(settings, lambda d: without_glass(d, settings))]
+    plans = [_plan(settings, lambda d: without_glass(d, settings), removing=True)]
     if mcp is not None:
-        plans.append(_plan(mcp, lambda d: mcp_without(d, mcp)))
+        plans.append(_plan(mcp, lambda d: mcp_without(d, mcp), removing=True))
     written = _apply(plans)
     said = [
         f"removed Glass's hooks from {settings}"

@@ -99,6 +99,7 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
         ("- a list\n", "the top level must be a mapping"),
         ("recall:\n  max_chars: 0\n", "'recall.max_chars' must be at least 1"),
         ("recall:\n  prompt_max_chars: 0\n", "'recall.prompt_max_chars' must be at least 1"),
+        ("recall:\n  max_chars: 10001\n", "'recall.max_chars' must be at most 10,000"),
         (
             "recall:\n  max_chars: 1000\n  prompt_max_chars: 1001\n",
             "'recall.prompt_max_chars' must not exceed max_chars",

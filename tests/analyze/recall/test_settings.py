@@ -136,7 +136,18 @@ def test_a_new_project_gets_both_hooks_and_the_mcp_server(tmp_path, config, home
     assert json.loads((project / ".mcp.json").read_bytes()) == {
         "mcpServers": {"db": {"command": "db-mcp"}}
     }
-    assert json.loads(settings_of(project).read_bytes()) == {}
+    assert not settings_of(project).exists()  # install made it; remove leaves no `{}` behind
+
+
+def test_remove_deletes_the_files_install_made(tmp_path, config, home) -> None:
+    project = tmp_path / "empty"
+    project.mkdir()
+    assert hooks_cmd("install", "--project", str(project), config=config, home=home).returncode == 0
+    assert settings_of(project).exists() and (project / ".mcp.json").exists()
+    done = hooks_cmd("remove", "--project", str(project), config=config, home=home)
+    assert done.returncode == 0, done.stderr
+    assert not settings_of(project).exists() and not (project / ".mcp.json").exists()
+    assert f"removed the MCP server 'glass' from {project / '.mcp.json'}" in done.stdout
 
 
 def test_user_scope_and_no_mcp(tmp_path, config, home) -> None:
