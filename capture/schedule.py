@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from capture.writer import _lower_priority as lower_priority  # the writer's, reused
+from capture.writer import lower_priority
 from glass.config import Config
 
 logger = logging.getLogger("glass.capture")

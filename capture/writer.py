@@ -420,7 +420,7 @@ class WriterProcess:
             raise RuntimeError("the capture writer started without its pipes")
         self._child, self._stdin, self._stdout = child, child.stdin, child.stdout
         self._in_fd, self._out_fd = child.stdin.fileno(), child.stdout.fileno()
-        _lower_priority(child.pid)
+        lower_priority(child.pid)
         _widen_pipe(self._in_fd)
         os.set_blocking(self._in_fd, False)
         os.set_blocking(self._out_fd, False)
@@ -735,7 +735,7 @@ def _dispatch(kind: str, text: str, *, ack: Callable[[int], None], on_path: OnPa
         logger.log(getattr(logging, level, logging.INFO), "%s", message)
 
 
-def _lower_priority(pid: int) -> None:
+def lower_priority(pid: int) -> None:
     """Let the writer run only on CPU time nobody else wants (Linux SCHED_IDLE), else nice it."""
     try:
         os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
