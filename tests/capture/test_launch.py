@@ -301,3 +301,40 @@ def test_started_line_is_one_line_with_the_log_and_how_to_stop_it(tmp_path):
     assert "\n" not in line
     assert "pid 4242" in line and str(tmp_path / "proxy.log") in line
     assert "`make down CONFIG=other.yaml`" in line
+
+
+def test_run_claude_with_a_provider_it_cannot_set_up_is_one_line_and_starts_nothing(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("capture:\n  confdir: conf\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CLAUDE_CODE_USE_BEDROCK": "1"}
+    base = [sys.executable, "-m", "capture", "--config", str(config), "run-claude"]
+    for provider, expected in [
+        (
+            "vertex",
+            "PROVIDER=vertex, but CLAUDE_CODE_USE_BEDROCK=1 is set in your environment; "
+            "unset one of them",
+        ),
+        ("azure", "PROVIDER=azure: must be one of anthropic, bedrock, vertex"),
+    ]:
+        done = subprocess.run(
+            [*base, "--provider", provider, "--claude", "/bin/true"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 2
+        assert done.stderr.splitlines() == [f"error: {expected}"]
+    assert not (tmp_path / "captures").exists() and not (tmp_path / "conf").exists()
+
+
+def test_preflight_says_what_the_configured_hosts_capture(tmp_path):
+    c = cfg(tmp_path)
+    assert launch.preflight(c, {}) == (
+        "Glass: Claude Code calls the Anthropic API at api.anthropic.com: "
+        "captured as provider anthropic"
+    )
+    line = launch.preflight(c, {"ANTHROPIC_BASE_URL": "https://gw.example"})
+    assert "nothing would be captured" in line
