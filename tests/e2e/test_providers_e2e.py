@@ -1,0 +1,216 @@
+"""End to end: the real Claude Code CLI on Google Vertex AI and on Amazon Bedrock.
+
+    make run-claude PROVIDER=vertex|bedrock --> python -m capture proxy --> stand-in
+        (the real CLI, skip-auth)          (--map-remote of the provider's host)
+    captures/ --> python -m analyze --once --> stand-in (the extraction model)
+    captures/ --> python -m analyze usage --by provider --json
+
+The CLI runs with the `CLAUDE_CODE_SKIP_*_AUTH` variable of its provider (set by the
+test, as a user offline would: `make run-claude` never sets it) and the region
+`PROVIDER=` defaults to, so it asks for the real provider host; the proxy maps that
+host to the stand-in, which answers Vertex with SSE and Bedrock with AWS event-stream
+frames. Each session reads a file with a tool call: two Messages requests. Their
+captures must be `…_messages.json` files with `provider` and `model`, reassembled
+with exactly the usage the stand-in sent, analysed into memories, and counted by the
+usage report's `--by provider`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.analyzer_harness import ROOT, MemoryModel, analyze, content_lines, write_config
+from tests.proxy import (
+    capture_files,
+    env_without,
+    load_capture,
+    require_claude,
+    wait_for_captures,
+)
+from tests.standin import ClaudeCodeResponder, Recorded, Reply
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Case:
+    provider: str
+    host: str
+    """The host Claude Code calls with PROVIDER='s default region."""
+    env: dict[str, str]
+    """What the user (here: the test) sets besides PROVIDER=."""
+    path_end: str
+    """How the path of a streamed Messages call ends."""
+
+
+CASES = {
+    "vertex": Case(
+        provider="vertex",
+        host="https://us-east5-aiplatform.googleapis.com",
+        env={"CLAUDE_CODE_SKIP_VERTEX_AUTH": "1", "ANTHROPIC_VERTEX_PROJECT_ID": "proj"},
+        path_end=":streamRawPredict",
+    ),
+    "bedrock": Case(
+        provider="bedrock",
+        host="https://bedrock-runtime.us-east-1.amazonaws.com",
+        env={"CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1"},
+        path_end="/invoke-with-response-stream",
+    ),
+}
+USAGES = [
+    {
+        "input_tokens": 13,
+        "cache_creation_input_tokens": 2100,
+        "cache_read_input_tokens": 0,
+        "output_tokens": 47,
+        "cache_creation": {"ephemeral_5m_input_tokens": 600, "ephemeral_1h_input_tokens": 1500},
+    },
+    {
+        "input_tokens": 9,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 2100,
+        "output_tokens": 31,
+    },
+]
+"""The usage of the first and second request (the tool call, then the final answer)."""
+TOKEN_KEYS = (
+    "input_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+)
+BY_PROVIDER = ("--by", "provider", "--json")
+NOTES = "The blue heron nests by the old mill; Grüße from the notes file.\n"
+FINAL = "SUMMARY: a heron nests by the old mill."
+
+
+class UsageInTurn:
+    """ClaudeCodeResponder's replies, the n-th with USAGES[n] (the last one after that)."""
+
+    def __init__(self, inner: ClaudeCodeResponder) -> None:
+        self.inner = inner
+        self._count = itertools.count()
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Recorded) -> Reply:
+        with self._lock:
+            n = next(self._count)
+        return dataclasses.replace(self.inner(request), usage=USAGES[min(n, len(USAGES) - 1)])
+
+
+def run_claude(
+    case: Case, *, config: Path, claude: str, project: Path, home: Path
+) -> subprocess.CompletedProcess[str]:
+    """`make run-claude PROVIDER=…` with the real CLI, in a clean environment."""
+    env = env_without("ANTHROPIC_", "CLAUDE_", "AWS_", "CLOUD_ML_", "GOOGLE_", "GCLOUD", "GLASS_")
+    env.update(
+        HOME=str(home),
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+        DISABLE_AUTOUPDATER="1",
+        **case.env,
+    )
+    argv = ["make", "--no-print-directory", "run-claude", f"PROVIDER={case.provider}"]
+    argv += [f"CONFIG={config}", f"CLAUDE={claude}", f"DIR={project}"]
+    argv.append('ARGS=-p "Read the file notes.txt and summarise it" --allowedTools Read')
+    return subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=180
+    )
+
+
+def usage_by_provider(config: Path) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "analyze", "--config", str(config), "usage", *BY_PROVIDER],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_real_claude_code_on_a_cloud_provider_is_captured_analysed_and_counted(
+    name, start_proxy, standin, capture_dir, tmp_path
+):
+    case = CASES[name]
+    claude = require_claude()
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    notes = project / "notes.txt"
+    notes.write_text(NOTES, encoding="utf-8")
+    standin.responder = UsageInTurn(ClaudeCodeResponder(read_path=str(notes), final_text=FINAL))
+    proxy = start_proxy(
+        capture_dir=capture_dir,
+        extra_args=["--map-remote", f"|{case.host}|http://127.0.0.1:{standin.port}"],
+    )
+
+    done = run_claude(case, config=proxy.config_path, claude=claude, project=project, home=home)
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert FINAL in done.stdout
+    host = case.host.removeprefix("https://")
+    assert f"at {host}: captured as provider {case.provider}" in done.stderr, done.stderr
+
+    # What the CLI sent: two streamed Messages calls on the provider's own paths.
+    sent = standin.message_requests
+    assert len(sent) == 2, [r.path for r in standin.requests]
+    assert all(r.provider == case.provider and r.path.endswith(case.path_end) for r in sent)
+    assert all("model" not in r.body for r in sent)  # the model is in the URL only
+    models = {r.route.model for r in sent if r.route is not None}
+    assert len(models) == 1 and None not in models
+    (model,) = models
+
+    files = wait_for_captures(capture_dir, 2)
+    assert proxy.stop() == 0
+    files = capture_files(capture_dir)
+    assert len(files) == 2 and all(p.name.endswith("_messages.json") for p in files), files
+    docs = [load_capture(p) for p in files]
+    for doc, usage in zip(docs, USAGES, strict=True):
+        assert doc["provider"] == case.provider
+        assert doc["model"] == model
+        assert doc["url"].startswith(case.host + "/")
+        response = doc["response"]
+        assert response.get("complete", True) is True and "error" not in doc
+        assert response["body"]["usage"] == usage  # reassembled from the stream
+    first, second = (d["response"]["body"] for d in docs)
+    (call,) = [b for b in first["content"] if b["type"] == "tool_use"]
+    assert call["name"] == "Read" and call["input"] == {"file_path": str(notes)}
+    assert [b["text"] for b in second["content"] if b["type"] == "text"] == [FINAL]
+    if case.provider == "bedrock":  # Bedrock's own figures, from the last chunk, are kept
+        assert "amazon-bedrock-invocationMetrics" in json.dumps(docs[-1]["response"])
+
+    # Analysed like first-party captures: one conversation, its new lines once, memories.
+    rels = [f"{p.parent.name}/{p.name}" for p in files]
+    config = tmp_path / "analyze"
+    with type(standin)(MemoryModel()) as extractor:
+        analyze_config = write_config(config, base_url=extractor.url, captures=capture_dir)
+        analysed = analyze(analyze_config, "--once")
+        assert analysed.returncode == 0, analysed.stderr
+        asked = extractor.message_requests
+    lines = [line for r in asked for line in content_lines(r)]
+    assert any(line.startswith("TOOL_USE Read ") for line in lines), lines
+    assert f"ASSISTANT: {FINAL}" in lines
+    assert any("blue heron" in line for line in lines if line.startswith("TOOL_RESULT"))
+    memories = [
+        json.loads(line)
+        for line in (capture_dir / "memories.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert memories and all(set(m["sources"]) <= set(rels) for m in memories), memories
+
+    # Counted by provider, with exactly the stand-in's tokens.
+    rows = [r for r in usage_by_provider(analyze_config) if r["key"] == case.provider]
+    assert sum(r["requests"] for r in rows) == 2, rows
+    for key in TOKEN_KEYS:
+        assert sum(r[key] for r in rows) == sum(u[key] for u in USAGES), (key, rows)
