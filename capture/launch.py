@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from capture import providers
 from glass.claude_settings import hooks_installed
 from glass.config import CaptureConfig
 from glass.hints import make_command
@@ -58,8 +59,11 @@ def proxy_command(cfg: CaptureConfig, *, web: bool = False, extra: Sequence[str]
         "--set",
         f"capture_dir={cfg.dir}",
     ]
-    cmd += [arg for host in cfg.hosts for arg in ("--set", f"capture_hosts={host}")]
-    cmd += [arg for path in cfg.paths for arg in ("--set", f"capture_paths={path}")]
+    cmd += [
+        arg
+        for entry in cfg.providers
+        for arg in ("--set", f"capture_providers={providers.to_option(entry)}")
+    ]
     if cfg.proxyauth:
         cmd += ["--set", f"proxyauth={cfg.proxyauth}"]
     if web:
