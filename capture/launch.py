@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from capture import providers
 from capture.provider_env import claude_target, preflight_line
 from glass.claude_settings import hooks_installed
 from glass.config import CaptureConfig
@@ -61,8 +62,11 @@ def proxy_command(cfg: CaptureConfig, *, web: bool = False, extra: Sequence[str]
         "--set",
         f"capture_dir={cfg.dir}",
     ]
-    cmd += [arg for host in cfg.hosts for arg in ("--set", f"capture_hosts={host}")]
-    cmd += [arg for path in cfg.paths for arg in ("--set", f"capture_paths={path}")]
+    cmd += [
+        arg
+        for entry in cfg.providers
+        for arg in ("--set", f"capture_providers={providers.to_option(entry)}")
+    ]
     if cfg.proxyauth:
         cmd += ["--set", f"proxyauth={cfg.proxyauth}"]
     if web:
@@ -178,9 +182,8 @@ def claude_command(
 def captured_as(cfg: CaptureConfig, url: str) -> str | None:
     """The provider a POST to `url` is captured as under `cfg`; None: it is not captured."""
     parts = urlsplit(url)
-    if parts.hostname in cfg.hosts and any(parts.path.startswith(p) for p in cfg.paths):
-        return "anthropic"
-    return None
+    found = providers.Matcher(cfg.providers).match(hosts=[parts.hostname], path=parts.path)
+    return found.provider if found is not None else None
 
 
 def preflight(cfg: CaptureConfig, env: dict[str, str]) -> str:

@@ -10,7 +10,9 @@ What Bedrock's `invoke-with-response-stream` answers, built byte by byte so the 
 
 `frame(payload, headers=...)` is one frame; `chunk_frame(event)` one Bedrock `chunk` event carrying
 a Messages API stream event (`{"bytes": base64(json)}`); `exception_frame(kind, message)` one
-exception frame (`throttlingException`…); `event_stream(events)` the frames of a whole answer.
+exception frame (`throttlingException`…); `event_stream(events)` the frames of a whole answer,
+`from_sse(sse_body, metrics=...)` the same events as an SSE body (a corpus stream), the last
+chunk with Bedrock's `amazon-bedrock-invocationMetrics`.
 Nothing here validates: a test that wants a broken frame breaks these bytes itself.
 """
 
@@ -22,6 +24,8 @@ import struct
 import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from capture.sse import iter_events
 
 STRING_TYPE = 7  # the header value type of a UTF-8 string (u16 length, then the bytes)
 PRELUDE_LENGTH = 12  # total length, headers length, prelude CRC
@@ -85,3 +89,29 @@ def exception_frame(kind: str, message: str) -> bytes:
 def event_stream(events: Iterable[Mapping[str, Any]]) -> bytes:
     """The whole body of an `invoke-with-response-stream` answer: one chunk frame per event."""
     return b"".join(chunk_frame(e) for e in events)
+
+
+METRICS = {
+    "inputTokenCount": 3,
+    "outputTokenCount": 1,
+    "invocationLatency": 1234,
+    "firstByteLatency": 456,
+}
+"""An `amazon-bedrock-invocationMetrics` object as Bedrock puts it into the last chunk."""
+
+
+def sse_events(sse: bytes | str, *, metrics: Mapping[str, Any] | None = None) -> list[dict]:
+    """The events of a Messages API SSE body (e.g. a corpus stream) as Bedrock would send them:
+    `metrics`, if given, added to `message_stop` under `amazon-bedrock-invocationMetrics`."""
+    text = sse.decode() if isinstance(sse, bytes) else sse
+    events = [json.loads(data) for _, data in iter_events(text)]
+    if metrics is not None:
+        for event in events:
+            if event.get("type") == "message_stop":
+                event["amazon-bedrock-invocationMetrics"] = dict(metrics)
+    return events
+
+
+def from_sse(sse: bytes | str, *, metrics: Mapping[str, Any] | None = None) -> bytes:
+    """A Bedrock event-stream body carrying the same events as an SSE body."""
+    return event_stream(sse_events(sse, metrics=metrics))

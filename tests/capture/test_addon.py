@@ -198,10 +198,9 @@ def test_count_tokens_and_extra_hosts_paths(tmp_path):
         tctx.configure(
             a,
             capture_dir=str(tmp_path),
-            capture_hosts=["API.example.org"],
-            capture_paths=["/v1/messages", "/v2/"],
+            capture_providers=["gateway API.example.org /v1/messages,/v2"],
         )
-        for path in ("/v1/messages/count_tokens", "/v2/thing?x=1"):
+        for path in ("/v1/messages/count_tokens", "/v2/thing?x=1", "/v2x", "/v1/messagesX"):
             a.request(make_flow(host="api.example.org", path=path))
         a.request(make_flow())  # api.anthropic.com is no longer configured
         a.done()
@@ -302,9 +301,13 @@ def test_bad_options_are_rejected(tmp_path):
     a = capture_addon.Capture()
     with taddons.context(a) as tctx:
         with pytest.raises(exceptions.OptionsError):
-            tctx.configure(a, capture_paths=["v1/messages"])
+            tctx.configure(a, capture_providers=["anthropic api.anthropic.com v1/messages"])
         with pytest.raises(exceptions.OptionsError):
-            tctx.configure(a, capture_hosts=[])
+            tctx.configure(a, capture_providers=[])
+        with pytest.raises(exceptions.OptionsError, match="name must be one of"):
+            tctx.configure(a, capture_providers=["openai api.openai.com /v1/chat"])
+        with pytest.raises(exceptions.OptionsError, match="NAME HOST"):
+            tctx.configure(a, capture_providers=["anthropic api.anthropic.com"])
         a.done()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from capture import launch
-from glass.config import CaptureConfig
+from glass.config import DEFAULT_PROVIDERS, CaptureConfig, ProviderConfig
 from glass.hints import make_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,17 +19,18 @@ def cfg(tmp_path, **kw):
 
 
 def test_proxy_command_loads_the_addon_with_the_configured_options(tmp_path):
+    gateway = ProviderConfig(name="gateway", hosts=["x.test"], paths=["/llm/v1/messages"])
     cmd = launch.proxy_command(
-        cfg(tmp_path, hosts=["api.anthropic.com", "x.test"]), extra=["--flag"]
+        cfg(tmp_path, providers=[*DEFAULT_PROVIDERS[:1], gateway]), extra=["--flag"]
     )
     assert Path(cmd[0]).name == "mitmdump"
     assert cmd[cmd.index("--scripts") + 1] == str(ROOT / "capture" / "addon.py")
     assert cmd[cmd.index("--listen-host") + 1] == "127.0.0.1"
     sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
     assert f"capture_dir={tmp_path / 'caps'}" in sets and f"confdir={tmp_path / 'conf'}" in sets
-    assert [s for s in sets if s.startswith("capture_hosts=")] == [
-        "capture_hosts=api.anthropic.com",
-        "capture_hosts=x.test",
+    assert [s for s in sets if s.startswith("capture_providers=")] == [
+        "capture_providers=anthropic api.anthropic.com /v1/messages",
+        "capture_providers=gateway x.test /llm/v1/messages",
     ]
     assert cmd[-1] == "--flag"
 
@@ -338,3 +339,16 @@ def test_preflight_says_what_the_configured_hosts_capture(tmp_path):
     )
     line = launch.preflight(c, {"ANTHROPIC_BASE_URL": "https://gw.example"})
     assert "nothing would be captured" in line
+    bedrock = launch.preflight(c, {"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "eu-west-3"})
+    assert bedrock.endswith("bedrock-runtime.eu-west-3.amazonaws.com: captured as provider bedrock")
+    vertex = launch.preflight(c, {"CLAUDE_CODE_USE_VERTEX": "1", "CLOUD_ML_REGION": "global"})
+    assert vertex.endswith("at aiplatform.googleapis.com: captured as provider vertex")
+
+
+def test_preflight_follows_a_configured_gateway_entry(tmp_path):
+    gateway = ProviderConfig(name="gateway", hosts=["llm.corp.example"], paths=["/anthropic"])
+    c = cfg(tmp_path, providers=[*DEFAULT_PROVIDERS, gateway])
+    env = {"ANTHROPIC_BASE_URL": "https://llm.corp.example/anthropic"}
+    assert launch.preflight(c, env).endswith("captured as provider gateway")
+    elsewhere = {"ANTHROPIC_BASE_URL": "https://llm.corp.example/other"}
+    assert "nothing would be captured" in launch.preflight(c, elsewhere)

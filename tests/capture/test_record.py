@@ -46,7 +46,8 @@ def test_request_record_keys_and_redaction():
         ("anthropic-beta", "y"),
     ]
     rec = record.request_record(req(json.dumps(BODY).encode(), headers))
-    assert list(rec) == ["captured_at", "method", "url", "headers", "request"]
+    assert list(rec) == ["captured_at", "method", "url", "provider", "model", "headers", "request"]
+    assert (rec["provider"], rec["model"]) == ("anthropic", BODY["model"])
     assert rec["url"].endswith("/v1/messages?beta=true")
     assert rec["captured_at"].endswith(("+00:00", "Z")) or rec["captured_at"][-6] in "+-"
     assert rec["headers"] == {
