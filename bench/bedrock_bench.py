@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import Result, standalone
-from bench.capture_bench import Plan, first_byte, standin_process
+from bench.capture_bench import Plan, first_byte, standin_process, stream_results
 from tests.proxy import CapturingProxy, capture_files, load_capture, ssl_context
 
 GOAL = "<= 0.05"
@@ -132,26 +131,15 @@ def _measure(plan: Plan, stack: ExitStack, work: Path) -> list[Result]:
             runs[name].append(once(proxy, STREAM_PATH))
     captured = captured_streams(capturing, plan.stream_runs)
 
-    results = []
-    for name, goal, label in (
-        ("capturing proxy", GOAL, "capture: Bedrock event stream first byte ÷ stream length"),
-        ("plain mitmdump", None, "  reference: Bedrock through plain mitmdump (buffers)"),
-        ("direct", None, "  reference: Bedrock direct, no proxy"),
-    ):
-        ratio = statistics.median(f / t for f, t in runs[name])
-        first = statistics.median(f for f, _ in runs[name])
-        total = statistics.median(t for _, t in runs[name])
-        note = f", {captured} streams captured complete" if name == "capturing proxy" else ""
-        results.append(
-            Result(
-                name=label,
-                ratio=round(ratio, 4),
-                goal=goal,
-                detail=f"first byte {first * 1000:.1f} ms of {total:.2f} s, "
-                f"median of {len(runs[name])}{note}",
-            )
-        )
-    return results
+    return stream_results(
+        runs,
+        [
+            ("capturing proxy", GOAL, "capture: Bedrock event stream first byte ÷ stream length"),
+            ("plain mitmdump", None, "  reference: Bedrock through plain mitmdump (buffers)"),
+            ("direct", None, "  reference: Bedrock direct, no proxy"),
+        ],
+        notes={"capturing proxy": f", {captured} streams captured complete"},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -256,12 +256,26 @@ def bench_streaming(plan: Plan, stack: ExitStack, confdir: Path, work: Path) -> 
                     body=small_body(stream=True),
                 )
             )
+    return stream_results(
+        runs,
+        [
+            ("capturing proxy", STREAM_GOAL, "capture: stream first byte ÷ stream length"),
+            ("plain mitmdump", None, "  reference: plain mitmdump (buffers)"),
+            ("direct", None, "  reference: direct, no proxy"),
+        ],
+    )
+
+
+def stream_results(
+    runs: dict[str, list[tuple[float, float]]],
+    figures: list[tuple[str, str | None, str]],
+    *,
+    notes: dict[str, str] | None = None,
+) -> list[Result]:
+    """One Result per (set-up, goal, label) of `figures`: the median first byte ÷ length of
+    that set-up's (first byte, length) `runs`; `notes` end a set-up's detail."""
     results = []
-    for name, goal, label in (
-        ("capturing proxy", STREAM_GOAL, "capture: stream first byte ÷ stream length"),
-        ("plain mitmdump", None, "  reference: plain mitmdump (buffers)"),
-        ("direct", None, "  reference: direct, no proxy"),
-    ):
+    for name, goal, label in figures:
         ratio = statistics.median(f / t for f, t in runs[name])
         first = statistics.median(f for f, _ in runs[name])
         total = statistics.median(t for _, t in runs[name])
@@ -271,7 +285,7 @@ def bench_streaming(plan: Plan, stack: ExitStack, confdir: Path, work: Path) -> 
                 ratio=round(ratio, 4),
                 goal=goal,
                 detail=f"first byte {first * 1000:.1f} ms of {total:.2f} s, "
-                f"median of {len(runs[name])}",
+                f"median of {len(runs[name])}{(notes or {}).get(name, '')}",
             )
         )
     return results

@@ -799,7 +799,7 @@ def test_bedrock_invoke_with_response_stream_answers_event_stream_frames(api: St
         "message_delta",
         "message_stop",
     ]
-    assert events[0]["message"]["model"] == BEDROCK_MODEL  # type: ignore[index] # a dict
+    assert events[0]["message"]["model"] == BEDROCK_MODEL
     assert events[-2]["usage"] == USAGE
     assert events[-1]["amazon-bedrock-invocationMetrics"] == {
         "inputTokenCount": 12,
