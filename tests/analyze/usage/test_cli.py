@@ -22,6 +22,7 @@ import pytest
 
 from analyze import cli
 from analyze.ledger import Call, Ledger
+from analyze.usage import database
 from glass.tokens import Price, Tokens
 from tests import corpus
 
@@ -40,7 +41,7 @@ TOKEN_KEYS = (
     "cache_read_input_tokens",
     "output_tokens",
 )
-ROW_KEYS = {"key", "scope", "requests", *TOKEN_KEYS, "cost_usd", "incomplete"}
+ROW_KEYS = {"key", "scope", "requests", *TOKEN_KEYS, "cost_usd", "incomplete", "priced_by"}
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -210,6 +211,10 @@ def test_corpus_table(capsys, config, captures):
     code, out, err = report(capsys, config)
     assert code == 0 and err == ""
     lines = out.splitlines()
+    assert lines[-1] == (  # the footnote: which source priced which model
+        "prices: usage.prices for claude-3-5-haiku-20241022, claude-sonnet-4-20250514"
+    )
+    lines = lines[:-1]
     assert lines[0].split() == [
         "day",
         "scope",
@@ -262,19 +267,25 @@ def test_by_model_and_by_session(capsys, config, captures):
 
 
 def test_unknown_model_shows_tokens_and_null_cost_with_one_warning(capsys, tmp_path):
-    config = write_config(tmp_path, prices=PRICES_YAML.replace("claude-3-5-haiku", "claude-x"))
+    config = write_config(
+        tmp_path,
+        prices=PRICES_YAML.replace("claude-3-5-haiku", "claude-x") + "  genai_prices: false\n",
+    )
     corpus.write_session(tmp_path / "captures", corpus.SESSION_64)
     rows = json_rows(capsys, config)
     side = next(r for r in rows if r["scope"] == "side")
     assert side["cost_usd"] is None and side["input_tokens"] > 0
+    assert side["priced_by"] == {"claude-3-5-haiku-20241022": None}
     _code, out, err = report(capsys, config)
     assert err.splitlines() == [
-        f"warning: no price for claude-3-5-haiku-20241022 in usage.prices ({config});"
-        " their cost shows as ?"
+        f"warning: no price for claude-3-5-haiku-20241022 in usage.prices ({config})"
+        f" nor in {database.NAME}; their cost shows as ?"
     ]
     side_line = next(line for line in out.splitlines() if " side " in line)
     assert side_line.split()[-1] == "?"
-    assert out.splitlines()[-1].split()[-1].endswith("+?")  # TOTAL: priced part + unknown
+    total = next(line for line in out.splitlines() if line.startswith("TOTAL"))
+    assert total.split()[-1].endswith("+?")  # TOTAL: priced part + unknown
+    assert out.splitlines()[-1] == "prices: usage.prices for claude-sonnet-4-20250514"
 
 
 def test_cache_writes_priced_5m_and_1h_apart(capsys, config, captures):
@@ -551,7 +562,9 @@ def test_the_cli_runs_as_a_subprocess(tmp_path, config, captures):
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    assert done.stderr.splitlines() == [
+        "prices: usage.prices for claude-3-5-haiku-20241022, claude-sonnet-4-20250514"
+    ]
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert by_scope(rows) == hand_sums(corpus.SESSION_64)
 
