@@ -23,6 +23,7 @@ import pytest
 from analyze import cli
 from analyze.ledger import Call, Ledger
 from analyze.usage import database
+from analyze.usage.models import first_party
 from glass.tokens import Price, Tokens
 from tests import corpus
 
@@ -170,6 +171,18 @@ def exchange(
     if error:
         doc["error"] = {"message": error}
     return doc
+
+
+def on_provider(provider: str, model: str, **kwargs: Any) -> dict[str, Any]:
+    """`exchange()` as Bedrock or Vertex carry it: no `model` in the body, the URL's id as `model`.
+
+    The answer names the first-party id, as Bedrock's and Vertex's do.
+    """
+    doc = exchange(model=first_party(model), **kwargs)
+    del doc["request"]["model"]
+    doc["request"]["anthropic_version"] = f"{provider}-2023-05-31"
+    doc["url"] = f"https://{provider}.example/model/{model}/invoke"
+    return {**doc, "provider": provider, "model": model}
 
 
 def put(root: Path, day: str, number: int, doc: Any, *, endpoint: str = "messages") -> Path:
@@ -324,6 +337,73 @@ def test_one_hour_and_five_minute_writes_in_one_response_out_of_the_box(capsys, 
     assert row["cost_usd"] == pytest.approx(expected)
     assert row["cost_usd"] != pytest.approx((10 * 5 + 3000 * 6.25 + 40_000 * 0.5 + 500 * 25) / 1e6)
     assert row["priced_by"] == {"claude-opus-4-8": "genai-prices"}
+
+
+# -- providers -------------------------------------------------------------------------
+
+SONNET_45 = "claude-sonnet-4-5-20250929"
+ON_PROVIDERS = [  # (provider, model id as sent, $ per MTok input: anthropic.com and the clouds)
+    ("anthropic", SONNET_45, 3.0),
+    ("bedrock", f"us.anthropic.{SONNET_45}-v1:0", 3.3),  # a regional endpoint: +10%
+    ("bedrock", f"global.anthropic.{SONNET_45}-v1:0", 3.0),
+    ("vertex", "claude-sonnet-4-5@20250929", 3.0),
+]
+
+
+def put_on_providers(captures: Path) -> None:
+    for number, (provider, model, _) in enumerate(ON_PROVIDERS, start=1):
+        usage_ = {"input_tokens": 100_000, "output_tokens": 0}
+        doc = on_provider(provider, model, usage_=usage_, message_id=f"msg_{number}")
+        if provider == "anthropic":
+            doc = exchange(model=model, usage_=usage_, message_id=f"msg_{number}")
+        put(captures, "2026-11-21", number, doc)
+
+
+def test_bedrock_and_vertex_ids_count_as_their_first_party_model_at_their_own_price(
+    capsys, tmp_path
+):
+    config = write_config(tmp_path, prices="")
+    put_on_providers(tmp_path / "captures")
+    (row,) = json_rows(capsys, config, "--by", "model")
+    assert (row["key"], row["requests"], row["input_tokens"]) == (SONNET_45, 4, 400_000)
+    assert row["cost_usd"] == pytest.approx(sum(0.1 * price for *_, price in ON_PROVIDERS))
+    assert row["priced_by"] == {model: "genai-prices" for _, model, _ in ON_PROVIDERS}
+    _code, out, err = report(capsys, config, "--by", "model")
+    assert err == ""
+    assert out.splitlines()[-1] == (
+        f"prices: {database.NAME} for {SONNET_45},"
+        f" claude-sonnet-4-5@20250929 (vertex),"
+        f" global.anthropic.{SONNET_45}-v1:0 (bedrock),"
+        f" us.anthropic.{SONNET_45}-v1:0 (bedrock)"
+        f" as regional.anthropic.{SONNET_45}-v1:0 (aws)"
+    )
+
+
+def test_a_config_price_overrides_every_provider(capsys, tmp_path):
+    config = write_config(
+        tmp_path,
+        prices="usage:\n  prices:\n    claude-sonnet-4-5: {input: 1, output: 1,"
+        " cache_write_5m: 1, cache_write_1h: 1, cache_read: 1}\n",
+    )
+    put_on_providers(tmp_path / "captures")
+    (row,) = json_rows(capsys, config, "--by", "model")
+    assert row["cost_usd"] == pytest.approx(4 * 0.1)
+    assert set(row["priced_by"].values()) == {"usage.prices"}
+
+
+def test_a_model_no_source_knows_is_named_with_its_provider(capsys, tmp_path):
+    config = write_config(tmp_path, prices="")
+    captures = tmp_path / "captures"
+    put(captures, "2026-11-21", 1, on_provider("bedrock", "us.anthropic.claude-nonesuch-9-v1:0"))
+    put(captures, "2026-11-21", 2, exchange(model="claude-opus-4-8", message_id="msg_2"))
+    rows = json_rows(capsys, config, "--by", "provider")
+    assert {r["key"]: r["cost_usd"] is None for r in rows} == {"anthropic": False, "bedrock": True}
+    _code, out, err = report(capsys, config)
+    assert err.splitlines() == [
+        "warning: no price for us.anthropic.claude-nonesuch-9-v1:0 (bedrock) in usage.prices"
+        f" ({config}) nor in {database.NAME}; their cost shows as ?"
+    ]
+    assert out.splitlines()[-1] == f"prices: {database.NAME} for claude-opus-4-8"
 
 
 # -- date range ------------------------------------------------------------------------
