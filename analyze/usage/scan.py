@@ -411,7 +411,7 @@ def total_of(rows: Iterable[Row]) -> Row:
 
 
 def _sorted_rows(rows: Iterable[Row], *, by: By) -> list[Row]:
-    """Days oldest first; models and sessions by cost, then tokens, largest first.
+    """Days oldest first; models, providers and sessions by cost, then tokens, largest first.
 
     Within a key: main, side, analyzer. The `analyzer` session comes last.
     """

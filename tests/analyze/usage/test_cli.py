@@ -379,6 +379,39 @@ def test_bedrock_and_vertex_ids_count_as_their_first_party_model_at_their_own_pr
     )
 
 
+def test_by_provider(capsys, tmp_path):
+    config = write_config(tmp_path, prices="")
+    captures = tmp_path / "captures"
+    put_on_providers(captures)
+    side = on_provider("vertex", "claude-haiku-5-5@20261001", tools=False, message_id="msg_side")
+    put(captures, "2026-11-21", 9, side)
+    old = exchange(model="claude-opus-4-8", message_id="msg_old")  # no provider key: anthropic
+    put(captures, "2026-11-20", 1, old)
+    ledger = Ledger(tmp_path / "state")
+    call = Call(
+        at="2026-11-21T12:00:00+00:00",
+        backend="anthropic",
+        model="claude-haiku-5-5",
+        ok=True,
+        tokens=Tokens(input=1000),
+    )
+    ledger.record_call(call)
+    ledger.close()
+    rows = json_rows(capsys, config, "--by", "provider")
+    assert [(r["key"], r["scope"], r["requests"]) for r in rows] == [
+        ("bedrock", "main", 2),  # the most expensive first, as for models and sessions
+        ("anthropic", "main", 2),
+        ("anthropic", "analyzer", 1),
+        ("vertex", "main", 1),
+        ("vertex", "side", 1),
+    ]
+    assert all(r["cost_usd"] is not None for r in rows)
+    bedrock = next(r for r in rows if r["key"] == "bedrock")
+    assert bedrock["cost_usd"] == pytest.approx(0.1 * 3.3 + 0.1 * 3.0)
+    _code, out, err = report(capsys, config, "--by", "provider")
+    assert err == "" and out.splitlines()[0].split()[:2] == ["provider", "scope"]
+
+
 def test_a_config_price_overrides_every_provider(capsys, tmp_path):
     config = write_config(
         tmp_path,
