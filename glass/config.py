@@ -242,7 +242,10 @@ class AnalyzeConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class UsageConfig:
+    genai_prices: bool = True
+    """Price models out of the box from the genai-prices package (offline); False: `prices` only."""
     prices: dict[str, Price] = field(default_factory=dict)
+    """Dollars per million tokens per model: an override, before genai-prices."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,6 +30,23 @@ def test_the_shipped_config_is_valid_and_matches_the_defaults():
     assert shipped.capture.keep_days_with_memories is True
 
 
+def test_usage_prices_out_of_the_box_with_an_override_per_model(tmp_path):
+    from glass.config import UsageConfig
+
+    assert load_config(ROOT / "config.yaml").usage == UsageConfig()  # genai-prices, no overrides
+    assert UsageConfig().genai_prices is True
+    cfg = load_config(
+        write(
+            tmp_path,
+            "usage:\n  genai_prices: false\n  prices:\n    claude-x: {input: 1, output: 2,"
+            " cache_write_5m: 3, cache_write_1h: 4, cache_read: 5}\n",
+        )
+    ).usage
+    assert cfg.genai_prices is False and cfg.prices["claude-x"].cache_write_1h == 4.0
+    with pytest.raises(ConfigError, match=r"'usage\.genai_prices' must be true or false"):
+        load_config(write(tmp_path, "usage:\n  genai_prices: yes please\n"))
+
+
 def test_compaction_can_be_turned_off(tmp_path):
     cfg = load_config(write(tmp_path, "capture:\n  compress_after_days: null\n")).capture
     assert cfg.compress_after_days is None and cfg.delete_after_days is None

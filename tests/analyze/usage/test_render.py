@@ -28,6 +28,7 @@ def test_json_row_has_the_documented_keys_in_order():
         ("output_tokens", 5),
         ("cost_usd", 0.5),
         ("incomplete", 0),
+        ("priced_by", {}),
     ]
     assert render.row_json(Row(key="k", scope="side", unpriced=1))["cost_usd"] is None
 
