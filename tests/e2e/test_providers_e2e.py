@@ -12,7 +12,10 @@ host to the stand-in, which answers Vertex with SSE and Bedrock with AWS event-s
 frames. Each session reads a file with a tool call: two Messages requests. Their
 captures must be `…_messages.json` files with `provider` and `model`, reassembled
 with exactly the usage the stand-in sent, analysed into memories, and counted by the
-usage report's `--by provider`.
+usage report's `--by provider`. And when a Bedrock stream breaks (cut in the middle
+of a frame, or an exception frame), the CLI asks `/invoke` instead: the broken stream
+is kept with its `stream_problems` / `stream_error`, the JSON retry and the final
+answer are captured too, and the report counts the broken one as incomplete.
 """
 
 from __future__ import annotations
@@ -94,17 +97,28 @@ FINAL = "SUMMARY: a heron nests by the old mill."
 
 
 class UsageInTurn:
-    """ClaudeCodeResponder's replies, the n-th with USAGES[n] (the last one after that)."""
+    """ClaudeCodeResponder's replies, the n-th with usages[n] (the last one after that),
+    the first one changed by `first` (e.g. a stream cut short)."""
 
-    def __init__(self, inner: ClaudeCodeResponder) -> None:
+    def __init__(
+        self,
+        inner: ClaudeCodeResponder,
+        usages: list[dict[str, Any]] = USAGES,
+        *,
+        first: dict[str, Any] | None = None,
+    ) -> None:
         self.inner = inner
+        self.usages = usages
+        self.first = first or {}
         self._count = itertools.count()
         self._lock = threading.Lock()
 
     def __call__(self, request: Recorded) -> Reply:
         with self._lock:
             n = next(self._count)
-        return dataclasses.replace(self.inner(request), usage=USAGES[min(n, len(USAGES) - 1)])
+        reply = self.inner(request)
+        usage = self.usages[min(n, len(self.usages) - 1)]
+        return dataclasses.replace(reply, usage=usage, **(self.first if n == 0 else {}))
 
 
 def run_claude(
@@ -214,3 +228,61 @@ def test_real_claude_code_on_a_cloud_provider_is_captured_analysed_and_counted(
     assert sum(r["requests"] for r in rows) == 2, rows
     for key in TOKEN_KEYS:
         assert sum(r[key] for r in rows) == sum(u[key] for u in USAGES), (key, rows)
+
+
+BROKEN = {
+    "cut mid-frame": {"abort_after_events": 3},
+    "exception frame": {"stream_error": "throttlingException"},
+}
+
+
+@pytest.mark.parametrize("how", sorted(BROKEN))
+def test_a_broken_bedrock_stream_is_kept_and_the_cli_retry_with_invoke_captured(
+    how, start_proxy, standin, capture_dir, tmp_path
+):
+    """Claude Code 2.1.197 answers a broken event stream by asking /invoke (plain JSON)."""
+    case = CASES["bedrock"]
+    claude = require_claude()
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    notes = project / "notes.txt"
+    notes.write_text(NOTES, encoding="utf-8")
+    inner = ClaudeCodeResponder(read_path=str(notes), final_text=FINAL)
+    usages = [USAGES[0], *USAGES]  # the broken stream, its /invoke retry, the final answer
+    standin.responder = UsageInTurn(inner, usages, first=BROKEN[how])
+    proxy = start_proxy(
+        capture_dir=capture_dir,
+        extra_args=["--map-remote", f"|{case.host}|http://127.0.0.1:{standin.port}"],
+    )
+    done = run_claude(case, config=proxy.config_path, claude=claude, project=project, home=home)
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert FINAL in done.stdout
+    ends = [r.path.rsplit("/", 1)[1] for r in standin.message_requests]
+    assert ends == ["invoke-with-response-stream", "invoke", "invoke-with-response-stream"]
+
+    wait_for_captures(capture_dir, 3)
+    assert proxy.stop() == 0
+    files = capture_files(capture_dir)
+    assert len(files) == 3 and all(p.name.endswith("_messages.json") for p in files), files
+    broken, retry, final = docs = [load_capture(p) for p in files]
+    assert all(d["provider"] == "bedrock" and d["model"] for d in docs)
+    assert broken["response"]["complete"] is False
+    if how == "cut mid-frame":
+        (problem,) = broken["response"]["stream_problems"]
+        assert "cut mid-frame" in problem
+        assert "error" in broken  # the upstream hung up: a failed exchange
+    else:
+        assert broken["response"]["stream_error"] == {
+            "type": "throttlingException",
+            "message": "stand-in throttlingException",
+        }
+    assert retry["url"].endswith("/invoke") and retry["response"]["streamed"] is False
+    assert retry["response"]["body"]["usage"] == usages[1]
+    assert final["response"]["complete"] is True
+    assert final["response"]["body"]["usage"] == usages[2]
+
+    config = write_config(tmp_path / "analyze", base_url=None, captures=capture_dir)
+    rows = [r for r in usage_by_provider(config) if r["key"] == "bedrock"]
+    assert sum(r["requests"] for r in rows) == 3, rows
+    assert sum(r["incomplete"] for r in rows) == 1, rows
