@@ -319,7 +319,8 @@ class Reply:
       ``Z_SYNC_FLUSH`` after every event;
     * ``abort_after_events`` -- send this many SSE events, then reset the
       connection (for JSON: send the headers and half the body, then reset; for a
-      Bedrock event stream: this many frames and the first half of the next one);
+      Bedrock event stream: this many frames and the first half of the next one, then a
+      FIN instead of a reset, so that the client surely reads the half frame);
     * ``stream_error`` -- error type (``True`` means ``overloaded_error``) of an
       ``event: error`` sent after ``stream_error_after`` events; the stream then
       ends cleanly, as the real API does. Ignored for JSON replies;
@@ -906,6 +907,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             pass
         raise _ConnectionReset
 
+    def _hang_up(self) -> None:
+        """End the connection in the middle of the answer with a FIN, not a RST: every
+        byte sent so far reaches the client (a RST may discard what it has not read yet)."""
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        raise _ConnectionReset
+
     def _build_message(self, reply: Reply, recorded: Recorded) -> dict[str, Any]:
         standin = self.server.standin
         body = recorded.body if isinstance(recorded.body, dict) else {}
@@ -983,8 +995,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _send_event_stream(self, reply: Reply, recorded: Recorded, request_id: str) -> None:
         """Bedrock's answer: one event-stream frame per Messages stream event, paced like SSE.
 
-        ``abort_after_events``: that many frames, then the first half of the next one, then a
-        reset (a frame cut in the middle). ``stream_error``: after ``stream_error_after``
+        ``abort_after_events``: that many frames, then the first half of the next one, then
+        the connection is closed (a frame cut in the middle; a FIN, so that all of it arrives). ``stream_error``: after ``stream_error_after``
         frames an exception frame (``True``: ``throttlingException``), then the stream ends.
         """
         message = self._build_message(reply, recorded)
@@ -1020,7 +1032,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._start(200, request_id, headers)
         self._paced(reply, frames, slots=len(events))
         if cut:
-            self._reset()
+            self._hang_up()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
