@@ -50,7 +50,8 @@ class Provider:
         return cls(
             name=entry.name,
             hosts=tuple(_compile(h.lower(), within=".", tail="") for h in entry.hosts),
-            paths=tuple(_compile(p, within="/", tail="(?:/.*)?") for p in entry.paths),
+            # a trailing `/` adds nothing: `/v2/` is `/v2`, and `/` matches every path
+            paths=tuple(_compile(p.rstrip("/"), within="/", tail="(?:/.*)?") for p in entry.paths),
         )
 
     def host_matches(self, host: str) -> bool:

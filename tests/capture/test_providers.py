@@ -125,3 +125,12 @@ def test_a_bad_option_says_why_in_one_line(text, problem):
     with pytest.raises(ValueError, match=problem) as e:
         providers.from_option(text)
     assert "\n" not in str(e.value)
+
+
+def test_a_trailing_slash_adds_nothing_and_a_lone_slash_matches_every_path():
+    entry = ProviderConfig(name="gateway", hosts=["gw.test"], paths=["/v2/"])
+    assert provider("gw.test", "/v2/messages", providers.Matcher([entry])) == "gateway"
+    assert provider("gw.test", "/v2", providers.Matcher([entry])) == "gateway"
+    assert provider("gw.test", "/v2x", providers.Matcher([entry])) is None
+    everything = ProviderConfig(name="gateway", hosts=["gw.test"], paths=["/"])
+    assert provider("gw.test", "/any/path?q=1", providers.Matcher([everything])) == "gateway"
