@@ -2,6 +2,8 @@
 
 Modules: `addon` (the mitmproxy hooks), `writer` (the process that writes
 the files), `record` (what goes into a file), `sse` (stream reassembly),
-`files` (naming and atomic writes), `launch` (starting mitmdump and Claude
-Code).
+`providers` (which provider a request is for, its endpoint and model),
+`eventstream` (AWS event-stream frames), `bedrock` (a Bedrock stream into the
+Message), `files` (naming and atomic writes), `launch` (starting mitmdump and
+Claude Code).
 """

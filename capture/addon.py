@@ -4,12 +4,13 @@ Load it like any addon:
 
     mitmdump -s capture/addon.py --set capture_dir=captures
 
-Each matching request becomes one pretty-printed JSON file (format and naming
+Each request matching `capture_providers` (capture/providers.py: Anthropic, Bedrock, Vertex,
+a gateway) becomes one pretty-printed JSON file (format and naming
 in README.md, "Capture file format"). The file is written as soon as the
 request has passed (the writer waits up to 50 ms for its end, so that a fast
 exchange is written once), and rewritten in place once the response has ended
-or the flow has failed. Server-sent event streams are teed chunk by chunk, so Claude
-Code receives every event as fast as without the proxy.
+or the flow has failed. Server-sent event streams and Bedrock's AWS event streams are teed
+chunk by chunk, so Claude Code receives every event as fast as without the proxy.
 
 Hook order within a flow: (requestheaders ->) request -> responseheaders ->
 response | error.

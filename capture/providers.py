@@ -50,7 +50,8 @@ class Provider:
         return cls(
             name=entry.name,
             hosts=tuple(_compile(h.lower(), within=".", tail="") for h in entry.hosts),
-            paths=tuple(_compile(p, within="/", tail="(?:/.*)?") for p in entry.paths),
+            # a trailing `/` adds nothing: `/v2/` is `/v2`, and `/` matches every path
+            paths=tuple(_compile(p.rstrip("/"), within="/", tail="(?:/.*)?") for p in entry.paths),
         )
 
     def host_matches(self, host: str) -> bool:
@@ -94,22 +95,23 @@ class Matcher:
 def endpoint_of(path: str) -> str:
     """The `<endpoint>` of a capture's name: `messages` for every provider's Messages call,
     `count_tokens` for their token counts, else the path's last segment (files.endpoint_of)."""
-    bare = unquote(path.split("?", 1)[0])
+    bare = path.split("?", 1)[0]
     if m := _BEDROCK.match(bare):
         return "count_tokens" if m["op"] == "count-tokens" else "messages"
     if m := _VERTEX.search(bare):
-        return "count_tokens" if m["model"] == _VERTEX_COUNT else "messages"
+        return "count_tokens" if unquote(m["model"]) == _VERTEX_COUNT else "messages"
     return files.endpoint_of(path)
 
 
 def model_of(path: str) -> str | None:
     """The model a Bedrock or Vertex URL names (their bodies have none), percent-decoded:
-    `us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `claude-sonnet-4-5@20250929`."""
-    bare = unquote(path.split("?", 1)[0])
+    `us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `claude-sonnet-4-5@20250929`, or an
+    inference profile's ARN (whose `/` the URL carries as `%2F`)."""
+    bare = path.split("?", 1)[0]
     if m := _BEDROCK.match(bare):
-        return m["model"]
-    if (m := _VERTEX.search(bare)) and m["model"] != _VERTEX_COUNT:
-        return m["model"]
+        return unquote(m["model"])
+    if (m := _VERTEX.search(bare)) and unquote(m["model"]) != _VERTEX_COUNT:
+        return unquote(m["model"])
     return None
 
 
