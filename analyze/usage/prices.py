@@ -65,7 +65,7 @@ class Source:
     source: str
     """CONFIG_SOURCE or DATABASE_SOURCE."""
     matched: str
-    """The entry that matched: a `usage.prices` key, or the database's model (and provider)."""
+    """The entry that matched: a `usage.prices` key, or the database's model id."""
 
 
 @dataclass(frozen=True, kw_only=True)

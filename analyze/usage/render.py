@@ -116,7 +116,7 @@ def price_sources(report: Report) -> list[str]:
     named: dict[str, list[str]] = {CONFIG_SOURCE: [], DATABASE_SOURCE: []}
     for (model, provider), source in report.price_sources.items():
         label = model if provider == DEFAULT_PROVIDER else f"{model} ({provider})"
-        if source.source == DATABASE_SOURCE and not model.startswith(source.matched.split(" ")[0]):
+        if source.source == DATABASE_SOURCE and not model.startswith(source.matched):
             label += f" as {source.matched}"
         named[source.source].append(label)
     parts = []

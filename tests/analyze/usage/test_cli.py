@@ -375,7 +375,7 @@ def test_bedrock_and_vertex_ids_count_as_their_first_party_model_at_their_own_pr
         f" claude-sonnet-4-5@20250929 (vertex),"
         f" global.anthropic.{SONNET_45}-v1:0 (bedrock),"
         f" us.anthropic.{SONNET_45}-v1:0 (bedrock)"
-        f" as regional.anthropic.{SONNET_45}-v1:0 (aws)"
+        f" as regional.anthropic.{SONNET_45}-v1:0"
     )
 
 
