@@ -99,7 +99,7 @@ def _resolve(model_price: ModelPrice) -> dict[str, Decimal | TieredPrices] | Non
     return rates
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Rates:
     """What genai-prices knows of one model on one provider."""
 
