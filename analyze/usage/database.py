@@ -99,7 +99,7 @@ def _resolve(model_price: ModelPrice) -> dict[str, Decimal | TieredPrices] | Non
     return rates
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Rates:
     """What genai-prices knows of one model on one provider."""
 
@@ -110,8 +110,8 @@ class Rates:
 
     @property
     def matched(self) -> str:
-        """The database's entry, e.g. `regional.anthropic.claude-sonnet-4-5-20250929-v1:0 (aws)`."""
-        return f"{self.model.id} ({self.provider_id})"
+        """The database's entry, e.g. `regional.anthropic.claude-sonnet-4-5-20250929-v1:0`."""
+        return self.model.id
 
     def price(self, *, at: datetime | None, prompt: int) -> Price | None:
         """The price of a request made `at` (None: now) with `prompt` input tokens in all."""

@@ -38,16 +38,21 @@ DATABASE_SOURCE = "genai-prices"
 _DATE_SUFFIX = re.compile(r"(?:[-@]\d{8}|[-@]\d{4}-\d{2}-\d{2})$")
 
 
+def undated(model: str) -> str:
+    """`model` without its date suffix (`-20250514`, `@20250514`, `-2025-05-14`)."""
+    return _DATE_SUFFIX.sub("", model)
+
+
 def find_entry(model: str, prices: Mapping[str, Price]) -> tuple[str, Price] | None:
     """The `prices` key and price of `model`: its exact id, then its first-party id, dated or not."""
     for name in dict.fromkeys((model, first_party(model))):
         if name in prices:
             return name, prices[name]
-        base = _DATE_SUFFIX.sub("", name)
+        base = undated(name)
         if base in prices:
             return base, prices[base]
         for key, price in prices.items():
-            if _DATE_SUFFIX.sub("", key) == base:
+            if undated(key) == base:
                 return key, price
     return None
 
@@ -65,7 +70,7 @@ class Source:
     source: str
     """CONFIG_SOURCE or DATABASE_SOURCE."""
     matched: str
-    """The entry that matched: a `usage.prices` key, or the database's model (and provider)."""
+    """The entry that matched: a `usage.prices` key, or the database's model id."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from analyze.usage import database
-from analyze.usage.models import DEFAULT_PROVIDER
-from analyze.usage.prices import CONFIG_SOURCE, DATABASE_SOURCE
+from analyze.usage.models import DEFAULT_PROVIDER, bedrock_id, first_party
+from analyze.usage.prices import CONFIG_SOURCE, DATABASE_SOURCE, undated
 from analyze.usage.scan import Report, Row
 
 REASONS: dict[str, str] = {
@@ -116,7 +116,11 @@ def price_sources(report: Report) -> list[str]:
     named: dict[str, list[str]] = {CONFIG_SOURCE: [], DATABASE_SOURCE: []}
     for (model, provider), source in report.price_sources.items():
         label = model if provider == DEFAULT_PROVIDER else f"{model} ({provider})"
-        if source.source == DATABASE_SOURCE and not model.startswith(source.matched.split(" ")[0]):
+        if source.source == DATABASE_SOURCE and source.matched not in (
+            model,
+            bedrock_id(model),
+            undated(first_party(model)),
+        ):
             label += f" as {source.matched}"
         named[source.source].append(label)
     parts = []

@@ -59,7 +59,7 @@ def test_the_database_prices_current_models_out_of_the_box():
         pytest.approx(0.0005)
     )
     source = pricer.sources[("claude-opus-4-8", "anthropic")]
-    assert source.source == DATABASE_SOURCE and source.matched == "claude-opus-4-8 (anthropic)"
+    assert source.source == DATABASE_SOURCE and source.matched == "claude-opus-4-8"
     assert not pricer.missing
 
 
@@ -78,9 +78,11 @@ def test_a_provider_is_priced_at_its_own_price_where_it_differs():
     assert per_mtok(f"global.anthropic.{sonnet}-v1:0", "bedrock") == pytest.approx(3.0)
     assert per_mtok("claude-sonnet-4-5@20250929", "vertex") == pytest.approx(3.0)
     assert pricer.sources[(f"us.anthropic.{sonnet}-v1:0", "bedrock")].matched == (
-        f"regional.anthropic.{sonnet}-v1:0 (aws)"
+        f"regional.anthropic.{sonnet}-v1:0"
     )
-    assert pricer.sources[("claude-sonnet-4-5@20250929", "vertex")].matched.endswith("(google)")
+    vertex = pricer.lookup("claude-sonnet-4-5@20250929", "vertex")
+    assert vertex is not None and vertex.rates is not None
+    assert vertex.rates.provider_id == "google"  # genai-prices' name of Vertex's prices
 
 
 def test_the_config_overrides_the_database_on_every_provider():
