@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             return maintenance.run_du(config, by=args.by, as_json=args.json, summary=args.summary)
         if args.command == "run-claude":
             env = dict(os.environ)
-            env.update(provider_env.provider_environment(args.provider, env))
+            env.update(provider_env.provider_environment(args.provider, env=env))
             launch.find_claude(args.claude, env, config=args.config)
             try:
                 mitm_args = shlex.split(args.mitm_args)
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             launched = launch.claude_command(
                 cfg, claude=args.claude, args=extra, env=env, config=args.config
             )
-            print(launch.preflight(cfg, launched.env), file=sys.stderr, flush=True)
+            print(launch.preflight(cfg, env=launched.env), file=sys.stderr, flush=True)
             if args.dir:
                 try:
                     os.chdir(os.path.expanduser(args.dir))

@@ -179,18 +179,18 @@ def claude_command(
     return ClaudeLaunch(argv=[binary, *args], env=env)
 
 
-def captured_as(cfg: CaptureConfig, url: str) -> str | None:
+def captured_as(cfg: CaptureConfig, *, url: str) -> str | None:
     """The provider a POST to `url` is captured as under `cfg`; None: it is not captured."""
     parts = urlsplit(url)
     found = providers.Matcher(cfg.providers).match(hosts=[parts.hostname], path=parts.path)
     return found.provider if found is not None else None
 
 
-def preflight(cfg: CaptureConfig, env: dict[str, str]) -> str:
+def preflight(cfg: CaptureConfig, *, env: dict[str, str]) -> str:
     """The line `make run-claude` prints before it starts Claude Code with `env`."""
     return preflight_line(
         claude_target(env),
-        captured_as=lambda url: captured_as(cfg, url),
+        captured_as=lambda url: captured_as(cfg, url=url),
         proxy=(cfg.listen_host, cfg.listen_port),
     )
 

@@ -90,7 +90,7 @@ def chosen_provider(env: Mapping[str, str]) -> ProviderName:
     return "anthropic"
 
 
-def provider_environment(provider: str | None, env: Mapping[str, str]) -> dict[str, str]:
+def provider_environment(provider: str | None, *, env: Mapping[str, str]) -> dict[str, str]:
     """The variables to add to `env` for `PROVIDER=provider` (None: none, `env` decides).
 
     Raises ProviderError for an unknown provider, for a CLAUDE_CODE_USE_* of another

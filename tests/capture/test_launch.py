@@ -333,15 +333,15 @@ def test_run_claude_with_a_provider_it_cannot_set_up_is_one_line_and_starts_noth
 
 def test_preflight_says_what_the_configured_hosts_capture(tmp_path):
     c = cfg(tmp_path)
-    assert launch.preflight(c, {}) == (
+    assert launch.preflight(c, env={}) == (
         "Glass: Claude Code calls the Anthropic API at api.anthropic.com: "
         "captured as provider anthropic"
     )
-    line = launch.preflight(c, {"ANTHROPIC_BASE_URL": "https://gw.example"})
+    line = launch.preflight(c, env={"ANTHROPIC_BASE_URL": "https://gw.example"})
     assert "nothing would be captured" in line
-    bedrock = launch.preflight(c, {"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "eu-west-3"})
+    bedrock = launch.preflight(c, env={"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "eu-west-3"})
     assert bedrock.endswith("bedrock-runtime.eu-west-3.amazonaws.com: captured as provider bedrock")
-    vertex = launch.preflight(c, {"CLAUDE_CODE_USE_VERTEX": "1", "CLOUD_ML_REGION": "global"})
+    vertex = launch.preflight(c, env={"CLAUDE_CODE_USE_VERTEX": "1", "CLOUD_ML_REGION": "global"})
     assert vertex.endswith("at aiplatform.googleapis.com: captured as provider vertex")
 
 
@@ -349,6 +349,6 @@ def test_preflight_follows_a_configured_gateway_entry(tmp_path):
     gateway = ProviderConfig(name="gateway", hosts=["llm.corp.example"], paths=["/anthropic"])
     c = cfg(tmp_path, providers=[*DEFAULT_PROVIDERS, gateway])
     env = {"ANTHROPIC_BASE_URL": "https://llm.corp.example/anthropic"}
-    assert launch.preflight(c, env).endswith("captured as provider gateway")
+    assert launch.preflight(c, env=env).endswith("captured as provider gateway")
     elsewhere = {"ANTHROPIC_BASE_URL": "https://llm.corp.example/other"}
-    assert "nothing would be captured" in launch.preflight(c, elsewhere)
+    assert "nothing would be captured" in launch.preflight(c, env=elsewhere)

@@ -15,50 +15,50 @@ PROXY = ("127.0.0.1", 8080)
 
 
 def test_bedrock_sets_the_switch_and_a_region_only_when_unset():
-    assert provider_environment("bedrock", {}) == {
+    assert provider_environment("bedrock", env={}) == {
         "CLAUDE_CODE_USE_BEDROCK": "1",
         "AWS_REGION": "us-east-1",
     }
-    assert provider_environment("bedrock", {"AWS_DEFAULT_REGION": "eu-west-1"}) == {
+    assert provider_environment("bedrock", env={"AWS_DEFAULT_REGION": "eu-west-1"}) == {
         "CLAUDE_CODE_USE_BEDROCK": "1",
         "AWS_REGION": "eu-west-1",
     }
     own = {"CLAUDE_CODE_USE_BEDROCK": "true", "AWS_REGION": "ap-south-1"}
-    assert provider_environment("bedrock", own) == {}  # the user's own values stay
+    assert provider_environment("bedrock", env=own) == {}  # the user's own values stay
 
 
 def test_vertex_sets_region_and_takes_the_project_from_gcloud_variables():
-    assert provider_environment("vertex", {"GOOGLE_CLOUD_PROJECT": "p1"}) == {
+    assert provider_environment("vertex", env={"GOOGLE_CLOUD_PROJECT": "p1"}) == {
         "CLAUDE_CODE_USE_VERTEX": "1",
         "CLOUD_ML_REGION": "us-east5",
         "ANTHROPIC_VERTEX_PROJECT_ID": "p1",
     }
     own = {"ANTHROPIC_VERTEX_PROJECT_ID": "mine", "CLOUD_ML_REGION": "global"}
-    assert provider_environment("vertex", own) == {"CLAUDE_CODE_USE_VERTEX": "1"}
+    assert provider_environment("vertex", env=own) == {"CLAUDE_CODE_USE_VERTEX": "1"}
     with pytest.raises(ProviderError, match="set ANTHROPIC_VERTEX_PROJECT_ID=your-project"):
-        provider_environment("vertex", {})
+        provider_environment("vertex", env={})
 
 
 def test_skip_auth_is_never_set_and_no_provider_sets_nothing():
     for provider in ("bedrock", "vertex"):
-        added = provider_environment(provider, {"GCLOUD_PROJECT": "p"})
+        added = provider_environment(provider, env={"GCLOUD_PROJECT": "p"})
         assert not [name for name in added if "SKIP" in name]
     own = {"CLAUDE_CODE_USE_VERTEX": "1", "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1"}
-    assert provider_environment(None, own) == {}
-    assert provider_environment("anthropic", {}) == {}
+    assert provider_environment(None, env=own) == {}
+    assert provider_environment("anthropic", env={}) == {}
 
 
 def test_a_provider_that_contradicts_the_environment_is_one_line():
     with pytest.raises(ProviderError) as err:
-        provider_environment("vertex", {"CLAUDE_CODE_USE_BEDROCK": "1", "GCLOUD_PROJECT": "p"})
+        provider_environment("vertex", env={"CLAUDE_CODE_USE_BEDROCK": "1", "GCLOUD_PROJECT": "p"})
     assert str(err.value) == (
         "PROVIDER=vertex, but CLAUDE_CODE_USE_BEDROCK=1 is set in your environment; "
         "unset one of them"
     )
     with pytest.raises(ProviderError, match="must be one of anthropic, bedrock, vertex"):
-        provider_environment("azure", {})
+        provider_environment("azure", env={})
     # a switch that is off does not contradict
-    assert provider_environment("bedrock", {"CLAUDE_CODE_USE_VERTEX": "0"})["AWS_REGION"]
+    assert provider_environment("bedrock", env={"CLAUDE_CODE_USE_VERTEX": "0"})["AWS_REGION"]
 
 
 def test_the_target_follows_the_environment_as_claude_code_reads_it():
