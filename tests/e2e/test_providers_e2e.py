@@ -122,9 +122,16 @@ class UsageInTurn:
 
 
 def run_claude(
-    case: Case, *, config: Path, claude: str, project: Path, home: Path
+    case: Case,
+    *,
+    config: Path,
+    claude: str,
+    project: Path,
+    home: Path,
+    provider: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """`make run-claude PROVIDER=…` with the real CLI, in a clean environment."""
+    """`make run-claude PROVIDER=…` (without PROVIDER= when not `provider`: the case's
+    own variables alone choose) with the real CLI, in a clean environment."""
     env = env_without("ANTHROPIC_", "CLAUDE_", "AWS_", "CLOUD_ML_", "GOOGLE_", "GCLOUD", "GLASS_")
     env.update(
         HOME=str(home),
@@ -132,7 +139,8 @@ def run_claude(
         DISABLE_AUTOUPDATER="1",
         **case.env,
     )
-    argv = ["make", "--no-print-directory", "run-claude", f"PROVIDER={case.provider}"]
+    argv = ["make", "--no-print-directory", "run-claude"]
+    argv += [f"PROVIDER={case.provider}"] if provider else []
     argv += [f"CONFIG={config}", f"CLAUDE={claude}", f"DIR={project}"]
     argv.append('ARGS=-p "Read the file notes.txt and summarise it" --allowedTools Read')
     return subprocess.run(
@@ -289,3 +297,45 @@ def test_a_broken_bedrock_stream_is_kept_and_the_cli_retry_with_invoke_captured(
     rows = [r for r in usage_by_provider(config) if r["key"] == "bedrock"]
     assert sum(r["requests"] for r in rows) == 3, rows
     assert sum(r["incomplete"] for r in rows) == 1, rows
+
+
+def test_the_users_own_provider_variables_are_passed_through_untouched(
+    start_proxy, standin, capture_dir, tmp_path
+):
+    """No PROVIDER=: CLAUDE_CODE_USE_BEDROCK and AWS_REGION=us-west-2 of the user's own
+    environment choose, and no default replaces the region."""
+    own = Case(
+        provider="bedrock",
+        host="https://bedrock-runtime.us-west-2.amazonaws.com",
+        env={
+            "CLAUDE_CODE_USE_BEDROCK": "1",
+            "AWS_REGION": "us-west-2",
+            "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1",
+        },
+        path_end="/invoke-with-response-stream",
+    )
+    claude = require_claude()
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    notes = project / "notes.txt"
+    notes.write_text(NOTES, encoding="utf-8")
+    standin.responder = UsageInTurn(ClaudeCodeResponder(read_path=str(notes), final_text=FINAL))
+    proxy = start_proxy(
+        capture_dir=capture_dir,
+        extra_args=["--map-remote", f"|{own.host}|http://127.0.0.1:{standin.port}"],
+    )
+    done = run_claude(
+        own, config=proxy.config_path, claude=claude, project=project, home=home, provider=False
+    )
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert FINAL in done.stdout
+    assert (
+        "Glass: Claude Code calls Amazon Bedrock at bedrock-runtime.us-west-2.amazonaws.com: "
+        "captured as provider bedrock"
+    ) in done.stderr
+    wait_for_captures(capture_dir, 2)
+    assert proxy.stop() == 0
+    docs = [load_capture(p) for p in capture_files(capture_dir)]
+    assert len(docs) == 2
+    assert all(d["provider"] == "bedrock" and d["url"].startswith(own.host + "/") for d in docs)
