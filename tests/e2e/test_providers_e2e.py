@@ -26,6 +26,7 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,14 @@ import pytest
 
 from tests.analyzer_harness import ROOT, MemoryModel, analyze, content_lines, write_config
 from tests.proxy import (
+    CapturingProxy,
     capture_files,
     env_without,
     load_capture,
     require_claude,
     wait_for_captures,
 )
-from tests.standin import ClaudeCodeResponder, Recorded, Reply
+from tests.standin import ClaudeCodeResponder, Recorded, Reply, StandIn
 
 pytestmark = pytest.mark.e2e
 
@@ -121,27 +123,57 @@ class UsageInTurn:
         return dataclasses.replace(reply, usage=usage, **(self.first if n == 0 else {}))
 
 
-def run_claude(
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Session:
+    """A project folder with notes.txt, a HOME, and the proxy mapping the case's host."""
+
+    project: Path
+    home: Path
+    notes: Path
+    proxy: CapturingProxy
+
+
+def prepare(
     case: Case,
     *,
-    config: Path,
-    claude: str,
-    project: Path,
-    home: Path,
-    provider: bool = True,
+    start_proxy: Callable[..., CapturingProxy],
+    standin: StandIn,
+    capture_dir: Path,
+    tmp_path: Path,
+    usages: list[dict[str, Any]] = USAGES,
+    first: dict[str, Any] | None = None,
+) -> Session:
+    """The folders, the stand-in's script (UsageInTurn) and the proxy of one session."""
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    notes = project / "notes.txt"
+    notes.write_text(NOTES, encoding="utf-8")
+    inner = ClaudeCodeResponder(read_path=str(notes), final_text=FINAL)
+    standin.responder = UsageInTurn(inner, usages, first=first)
+    proxy = start_proxy(
+        capture_dir=capture_dir,
+        extra_args=["--map-remote", f"|{case.host}|http://127.0.0.1:{standin.port}"],
+    )
+    return Session(project=project, home=home, notes=notes, proxy=proxy)
+
+
+def run_claude(
+    case: Case, *, session: Session, provider: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """`make run-claude PROVIDER=…` (without PROVIDER= when not `provider`: the case's
     own variables alone choose) with the real CLI, in a clean environment."""
+    claude = require_claude()
     env = env_without("ANTHROPIC_", "CLAUDE_", "AWS_", "CLOUD_ML_", "GOOGLE_", "GCLOUD", "GLASS_")
     env.update(
-        HOME=str(home),
+        HOME=str(session.home),
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
         DISABLE_AUTOUPDATER="1",
         **case.env,
     )
     argv = ["make", "--no-print-directory", "run-claude"]
     argv += [f"PROVIDER={case.provider}"] if provider else []
-    argv += [f"CONFIG={config}", f"CLAUDE={claude}", f"DIR={project}"]
+    argv += [f"CONFIG={session.proxy.config_path}", f"CLAUDE={claude}", f"DIR={session.project}"]
     argv.append('ARGS=-p "Read the file notes.txt and summarise it" --allowedTools Read')
     return subprocess.run(
         argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=180
@@ -167,19 +199,11 @@ def test_real_claude_code_on_a_cloud_provider_is_captured_analysed_and_counted(
     name, start_proxy, standin, capture_dir, tmp_path
 ):
     case = CASES[name]
-    claude = require_claude()
-    project, home = tmp_path / "project", tmp_path / "home"
-    project.mkdir()
-    home.mkdir()
-    notes = project / "notes.txt"
-    notes.write_text(NOTES, encoding="utf-8")
-    standin.responder = UsageInTurn(ClaudeCodeResponder(read_path=str(notes), final_text=FINAL))
-    proxy = start_proxy(
-        capture_dir=capture_dir,
-        extra_args=["--map-remote", f"|{case.host}|http://127.0.0.1:{standin.port}"],
+    session = prepare(
+        case, start_proxy=start_proxy, standin=standin, capture_dir=capture_dir, tmp_path=tmp_path
     )
-
-    done = run_claude(case, config=proxy.config_path, claude=claude, project=project, home=home)
+    notes, proxy = session.notes, session.proxy
+    done = run_claude(case, session=session)
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert FINAL in done.stdout
     host = case.host.removeprefix("https://")
@@ -253,20 +277,18 @@ def test_a_broken_bedrock_stream_is_kept_and_the_cli_retry_with_invoke_captured(
 ):
     """Claude Code 2.1.197 answers a broken event stream by asking /invoke (plain JSON)."""
     case = CASES["bedrock"]
-    claude = require_claude()
-    project, home = tmp_path / "project", tmp_path / "home"
-    project.mkdir()
-    home.mkdir()
-    notes = project / "notes.txt"
-    notes.write_text(NOTES, encoding="utf-8")
-    inner = ClaudeCodeResponder(read_path=str(notes), final_text=FINAL)
     usages = [USAGES[0], *USAGES]  # the broken stream, its /invoke retry, the final answer
-    standin.responder = UsageInTurn(inner, usages, first=BROKEN[how])
-    proxy = start_proxy(
+    session = prepare(
+        case,
+        start_proxy=start_proxy,
+        standin=standin,
         capture_dir=capture_dir,
-        extra_args=["--map-remote", f"|{case.host}|http://127.0.0.1:{standin.port}"],
+        tmp_path=tmp_path,
+        usages=usages,
+        first=BROKEN[how],
     )
-    done = run_claude(case, config=proxy.config_path, claude=claude, project=project, home=home)
+    proxy = session.proxy
+    done = run_claude(case, session=session)
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert FINAL in done.stdout
     ends = [r.path.rsplit("/", 1)[1] for r in standin.message_requests]
@@ -314,20 +336,11 @@ def test_the_users_own_provider_variables_are_passed_through_untouched(
         },
         path_end="/invoke-with-response-stream",
     )
-    claude = require_claude()
-    project, home = tmp_path / "project", tmp_path / "home"
-    project.mkdir()
-    home.mkdir()
-    notes = project / "notes.txt"
-    notes.write_text(NOTES, encoding="utf-8")
-    standin.responder = UsageInTurn(ClaudeCodeResponder(read_path=str(notes), final_text=FINAL))
-    proxy = start_proxy(
-        capture_dir=capture_dir,
-        extra_args=["--map-remote", f"|{own.host}|http://127.0.0.1:{standin.port}"],
+    session = prepare(
+        own, start_proxy=start_proxy, standin=standin, capture_dir=capture_dir, tmp_path=tmp_path
     )
-    done = run_claude(
-        own, config=proxy.config_path, claude=claude, project=project, home=home, provider=False
-    )
+    proxy = session.proxy
+    done = run_claude(own, session=session, provider=False)
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert FINAL in done.stdout
     assert (
