@@ -134,3 +134,9 @@ def test_a_trailing_slash_adds_nothing_and_a_lone_slash_matches_every_path():
     assert provider("gw.test", "/v2x", providers.Matcher([entry])) is None
     everything = ProviderConfig(name="gateway", hosts=["gw.test"], paths=["/"])
     assert provider("gw.test", "/any/path?q=1", providers.Matcher([everything])) == "gateway"
+
+
+def test_a_line_end_is_no_part_of_a_match():
+    assert provider("api.anthropic.com\n", "/v1/messages") is None
+    assert provider("api.anthropic.com", "/v1/messages\n") is None
+    assert providers.model_of("/model/m/invoke\n") is None
