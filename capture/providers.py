@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from capture import files
 from glass.config import PROVIDER_NAMES, ProviderConfig, ProviderName
@@ -86,6 +86,12 @@ class Matcher:
                 if host and provider.host_matches(host):
                     return Match(provider=provider.name, host=host.lower())
         return None
+
+    def match_url(self, url: str) -> Match | None:
+        """`match` for a whole URL (e.g. ANTHROPIC_BASE_URL + `/v1/messages`, which the SDK
+        sends to)."""
+        parts = urlsplit(url)
+        return self.match(hosts=[parts.hostname], path=parts.path or "/")
 
     def describe(self) -> str:
         """One line for the start message: every entry with its hosts."""
