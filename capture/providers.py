@@ -19,22 +19,22 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from capture import files
 from glass.config import PROVIDER_NAMES, ProviderConfig, ProviderName
 
 _BEDROCK = re.compile(
-    r"^/model/(?P<model>[^/]+)/(?P<op>invoke|invoke-with-response-stream|count-tokens)$"
+    r"/model/(?P<model>[^/]+)/(?P<op>invoke|invoke-with-response-stream|count-tokens)"
 )
-_VERTEX = re.compile(r"/models/(?P<model>[^/:]+):(?P<op>rawPredict|streamRawPredict)$")
+_VERTEX = re.compile(r"/models/(?P<model>[^/:]+):(?P<op>rawPredict|streamRawPredict)\Z")
 _VERTEX_COUNT = "count-tokens"
 """The model segment of Vertex's token-count call (`…/models/count-tokens:rawPredict`)."""
 
 
 def _compile(pattern: str, *, within: str, tail: str) -> re.Pattern[str]:
     parts = (re.escape(p) for p in pattern.split("*"))
-    return re.compile("^" + f"[^{within}]+".join(parts) + tail + "$")
+    return re.compile(f"[^{within}]+".join(parts) + tail)  # used with fullmatch
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,10 +55,10 @@ class Provider:
         )
 
     def host_matches(self, host: str) -> bool:
-        return any(p.match(host.lower()) for p in self.hosts)
+        return any(p.fullmatch(host.lower()) for p in self.hosts)
 
     def path_matches(self, path: str) -> bool:
-        return any(p.match(path) for p in self.paths)
+        return any(p.fullmatch(path) for p in self.paths)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +87,12 @@ class Matcher:
                     return Match(provider=provider.name, host=host.lower())
         return None
 
+    def match_url(self, url: str) -> Match | None:
+        """`match` for a whole URL (e.g. ANTHROPIC_BASE_URL + `/v1/messages`, which the SDK
+        sends to)."""
+        parts = urlsplit(url)
+        return self.match(hosts=[parts.hostname], path=parts.path or "/")
+
     def describe(self) -> str:
         """One line for the start message: every entry with its hosts."""
         return "; ".join(f"{e.name} {' '.join(e.hosts)}" for e in self.entries)
@@ -96,7 +102,7 @@ def endpoint_of(path: str) -> str:
     """The `<endpoint>` of a capture's name: `messages` for every provider's Messages call,
     `count_tokens` for their token counts, else the path's last segment (files.endpoint_of)."""
     bare = path.split("?", 1)[0]
-    if m := _BEDROCK.match(bare):
+    if m := _BEDROCK.fullmatch(bare):
         return "count_tokens" if m["op"] == "count-tokens" else "messages"
     if m := _VERTEX.search(bare):
         return "count_tokens" if unquote(m["model"]) == _VERTEX_COUNT else "messages"
@@ -108,7 +114,7 @@ def model_of(path: str) -> str | None:
     `us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `claude-sonnet-4-5@20250929`, or an
     inference profile's ARN (whose `/` the URL carries as `%2F`)."""
     bare = path.split("?", 1)[0]
-    if m := _BEDROCK.match(bare):
+    if m := _BEDROCK.fullmatch(bare):
         return unquote(m["model"])
     if (m := _VERTEX.search(bare)) and unquote(m["model"]) != _VERTEX_COUNT:
         return unquote(m["model"])

@@ -134,3 +134,19 @@ def test_a_trailing_slash_adds_nothing_and_a_lone_slash_matches_every_path():
     assert provider("gw.test", "/v2x", providers.Matcher([entry])) is None
     everything = ProviderConfig(name="gateway", hosts=["gw.test"], paths=["/"])
     assert provider("gw.test", "/any/path?q=1", providers.Matcher([everything])) == "gateway"
+
+
+def test_a_line_end_is_no_part_of_a_match():
+    assert provider("api.anthropic.com\n", "/v1/messages") is None
+    assert provider("api.anthropic.com", "/v1/messages\n") is None
+    assert providers.model_of("/model/m/invoke\n") is None
+
+
+def test_a_whole_url_such_as_a_base_url_plus_the_messages_path():
+    gateway = ProviderConfig(name="gateway", hosts=["llm.example.com"], paths=["/anthropic"])
+    matcher = providers.Matcher([*DEFAULT_PROVIDERS, gateway])
+    assert matcher.match_url("https://LLM.example.com:8443/anthropic/v1/messages") == (
+        providers.Match(provider="gateway", host="llm.example.com")
+    )
+    assert matcher.match_url("http://127.0.0.1:4000/v1/messages") is None
+    assert matcher.match_url("not a url") is None
