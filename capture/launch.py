@@ -27,7 +27,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from capture import providers
 from capture.provider_env import claude_target, preflight_line
@@ -181,8 +181,7 @@ def claude_command(
 
 def captured_as(cfg: CaptureConfig, *, url: str) -> str | None:
     """The provider a POST to `url` is captured as under `cfg`; None: it is not captured."""
-    parts = urlsplit(url)
-    found = providers.Matcher(cfg.providers).match(hosts=[parts.hostname], path=parts.path)
+    found = providers.Matcher(cfg.providers).match_url(url)
     return found.provider if found is not None else None
 
 
