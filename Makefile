@@ -4,6 +4,7 @@
 #   MITM_ARGS="..."              extra mitmdump/mitmweb arguments (capture, capture-web; and a
 #                                proxy run-claude or up starts)
 #   CLAUDE=/path/to/claude       the Claude Code binary (run-claude)
+#   PROVIDER=bedrock|vertex      Claude Code on Amazon Bedrock or Google Vertex AI (run-claude)
 #   DIR=~/my/project             the folder Claude Code works in (run-claude; default: here)
 #   ARGS="..."                   arguments passed to claude (run-claude) or the analyzer
 #   PYTEST_ARGS="..."            arguments passed to pytest (test)
@@ -67,7 +68,7 @@ capture-web: install
 run-claude up: export GLASS_MITM_ARGS = $(MITM_ARGS)
 
 run-claude: install
-	@$(PY) -m capture --config "$(CONFIG)" run-claude --mitm-args "$$GLASS_MITM_ARGS" $(if $(CLAUDE),--claude "$(CLAUDE)") $(if $(DIR),--dir "$(DIR)") -- $(ARGS)
+	@$(PY) -m capture --config "$(CONFIG)" run-claude --mitm-args "$$GLASS_MITM_ARGS" $(if $(PROVIDER),--provider "$(PROVIDER)") $(if $(CLAUDE),--claude "$(CLAUDE)") $(if $(DIR),--dir "$(DIR)") -- $(ARGS)
 
 analyze: install
 	$(PY) -m analyze --config "$(CONFIG)" $(ARGS)

@@ -30,6 +30,7 @@ from analyze.pipeline import SETTLE_S, Analyzer
 from analyze.recall import commands as recall_commands
 from analyze.store import MemoryStore
 from analyze.usage import cli as usage_cli
+from analyze.usage import database as usage_database
 from analyze.usage.scan import analyzer_spend
 from analyze.watch import run_once, watch
 from glass.config import Config, ConfigError, load_config
@@ -173,7 +174,7 @@ def cmd_status(cfg: Config, *, as_json: bool) -> int:
         1 for ref in iter_captures(cfg.capture.dir, endpoint="messages") if ref.rel not in finished
     )
     store = MemoryStore(a.store_path).load()
-    spend = analyzer_spend(calls, cfg.usage.prices)
+    spend = analyzer_spend(calls, cfg.usage.prices, use_database=cfg.usage.genai_prices)
     tokens = spend.tokens
     failed_calls = sum(1 for c in calls if not c.ok)
     if as_json:
@@ -208,7 +209,8 @@ def cmd_status(cfg: Config, *, as_json: bool) -> int:
         f"{tokens.cache_write:,} cache-write + "
         f"{tokens.cache_read:,} cache-read + {tokens.output:,} output tokens, "
         + (
-            f"cost ? (no price for {', '.join(spend.unpriced_models)} in usage.prices)"
+            f"cost ? (no price for {', '.join(spend.unpriced_models)} in usage.prices"
+            f" nor in {usage_database.NAME})"
             if cost is None
             else f"${cost:.4f}"
         )

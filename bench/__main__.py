@@ -22,6 +22,7 @@ from bench import Result
 
 BENCHMARKS: dict[str, str] = {
     "capture": "bench.capture_bench",  # proxy: streaming first byte, throughput vs plain mitmdump
+    "bedrock": "bench.bedrock_bench",  # proxy: Bedrock event-stream first byte ÷ stream length
     "analyze": "bench.analyze_bench",  # analyzer: input bytes, preprocessing speed, memory
     "usage": "bench.usage_bench",  # usage report vs json.loads
     "sse": "bench.sse_bench",  # stream reassembly vs the anthropic SDK's accumulator

@@ -41,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,10 +138,15 @@ HEADERS = {
 }
 
 
-def raw_request(body: bytes, *, keep_alive: bool) -> bytes:
+MESSAGES_PATH = "/v1/messages?beta=true"
+
+
+def raw_request(
+    body: bytes, *, keep_alive: bool, host: str = API_HOST, path: str = MESSAGES_PATH
+) -> bytes:
     head = [
-        "POST /v1/messages?beta=true HTTP/1.1",
-        f"Host: {API_HOST}",
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}",
         *(f"{k}: {v}" for k, v in HEADERS.items()),
         f"Content-Length: {len(body)}",
         f"Connection: {'keep-alive' if keep_alive else 'close'}",
@@ -149,11 +154,13 @@ def raw_request(body: bytes, *, keep_alive: bool) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-def tunnel(proxy_port: int, context: ssl.SSLContext, *, timeout: float = 30.0) -> ssl.SSLSocket:
-    """A TLS connection to api.anthropic.com through the proxy's CONNECT tunnel."""
+def tunnel(
+    proxy_port: int, context: ssl.SSLContext, *, host: str = API_HOST, timeout: float = 30.0
+) -> ssl.SSLSocket:
+    """A TLS connection to `host` (api.anthropic.com) through the proxy's CONNECT tunnel."""
     sock = socket.create_connection(("127.0.0.1", proxy_port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(f"CONNECT {API_HOST}:443 HTTP/1.1\r\nHost: {API_HOST}:443\r\n\r\n".encode())
+    sock.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
     reply = b""
     while b"\r\n\r\n" not in reply:
         data = sock.recv(4096)
@@ -162,26 +169,38 @@ def tunnel(proxy_port: int, context: ssl.SSLContext, *, timeout: float = 30.0) -
         reply += data
     if not reply.split(b"\r\n", 1)[0].split()[1:2] == [b"200"]:
         raise ConnectionError(f"CONNECT refused: {reply!r}")
-    return context.wrap_socket(sock, server_hostname=API_HOST)
+    return context.wrap_socket(sock, server_hostname=host)
+
+
+def sse_complete(body: bytes, answer: bytes) -> bool:
+    """A streamed request's answer holds its `message_stop` (else: any answer will do)."""
+    return b'"stream":true' not in body or b"message_stop" in answer
 
 
 def first_byte(
-    *, proxy: CapturingProxy | None, upstream_port: int, context: ssl.SSLContext, body: bytes
+    *,
+    proxy: CapturingProxy | None,
+    upstream_port: int,
+    context: ssl.SSLContext,
+    body: bytes,
+    host: str = API_HOST,
+    path: str = MESSAGES_PATH,
+    complete: Callable[[bytes, bytes], bool] = sse_complete,
 ) -> tuple[float, float]:
     """(seconds to the first body byte, seconds to the last), from sending the request.
 
     A raw client: the connection (and TLS) is set up first and not counted; the
     request asks for `Connection: close`, so the end of the body is the end of
-    the connection.
+    the connection. `complete(body, answer)` says whether the whole answer arrived.
     """
     if proxy is not None:
-        sock: socket.socket = tunnel(proxy.port, context)
+        sock: socket.socket = tunnel(proxy.port, context, host=host)
     else:
         sock = socket.create_connection(("127.0.0.1", upstream_port), timeout=30)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     with sock:
         t0 = time.perf_counter()
-        sock.sendall(raw_request(body, keep_alive=False))
+        sock.sendall(raw_request(body, keep_alive=False, host=host, path=path))
         buf = bytearray()
         first = None
         while True:
@@ -198,7 +217,7 @@ def first_byte(
                     first = time.perf_counter() - t0
         total = time.perf_counter() - t0
     status = bytes(buf.split(b"\r\n", 1)[0])
-    if status.split()[1:2] != [b"200"] or (b'"stream":true' in body and b"message_stop" not in buf):
+    if status.split()[1:2] != [b"200"] or not complete(body, bytes(buf)):
         raise RuntimeError(f"unexpected answer: {status!r}, {len(buf)} bytes")
     return (first if first is not None else total), total
 
@@ -237,12 +256,26 @@ def bench_streaming(plan: Plan, stack: ExitStack, confdir: Path, work: Path) -> 
                     body=small_body(stream=True),
                 )
             )
+    return stream_results(
+        runs,
+        [
+            ("capturing proxy", STREAM_GOAL, "capture: stream first byte ÷ stream length"),
+            ("plain mitmdump", None, "  reference: plain mitmdump (buffers)"),
+            ("direct", None, "  reference: direct, no proxy"),
+        ],
+    )
+
+
+def stream_results(
+    runs: dict[str, list[tuple[float, float]]],
+    figures: list[tuple[str, str | None, str]],
+    *,
+    notes: dict[str, str] | None = None,
+) -> list[Result]:
+    """One Result per (set-up, goal, label) of `figures`: the median first byte ÷ length of
+    that set-up's (first byte, length) `runs`; `notes` end a set-up's detail."""
     results = []
-    for name, goal, label in (
-        ("capturing proxy", STREAM_GOAL, "capture: stream first byte ÷ stream length"),
-        ("plain mitmdump", None, "  reference: plain mitmdump (buffers)"),
-        ("direct", None, "  reference: direct, no proxy"),
-    ):
+    for name, goal, label in figures:
         ratio = statistics.median(f / t for f, t in runs[name])
         first = statistics.median(f for f, _ in runs[name])
         total = statistics.median(t for _, t in runs[name])
@@ -252,7 +285,7 @@ def bench_streaming(plan: Plan, stack: ExitStack, confdir: Path, work: Path) -> 
                 ratio=round(ratio, 4),
                 goal=goal,
                 detail=f"first byte {first * 1000:.1f} ms of {total:.2f} s, "
-                f"median of {len(runs[name])}",
+                f"median of {len(runs[name])}{(notes or {}).get(name, '')}",
             )
         )
     return results

@@ -2,6 +2,9 @@
 
 Modules: `addon` (the mitmproxy hooks), `writer` (the process that writes
 the files), `record` (what goes into a file), `sse` (stream reassembly),
-`files` (naming and atomic writes), `launch` (starting mitmdump and Claude
-Code).
+`providers` (which provider a request is for, its endpoint and model),
+`eventstream` (AWS event-stream frames), `bedrock` (a Bedrock stream into the
+Message), `files` (naming and atomic writes), `launch` (starting mitmdump and
+Claude Code), `provider_env` (`make run-claude PROVIDER=`: where Claude Code will
+call, the pre-flight line).
 """

@@ -3,11 +3,14 @@
 python -m capture [--config PATH] proxy      [-- extra mitmdump args]
 python -m capture [--config PATH] web        [-- extra mitmweb args]
 python -m capture [--config PATH] run-claude [--claude BIN] [--dir DIR] [--mitm-args "ARGS"]
+                                             [--provider bedrock|vertex|anthropic]
                                              [-- claude args]
 
 `run-claude` first makes sure a proxy answers: when none does, it starts one in the
 background (`glass.procs.ensure_proxy`: detached, its log and pid file in the analyzer's
 state folder, `--mitm-args` split as a shell would and passed to it) and leaves it running.
+`--provider` (`make run-claude PROVIDER=…`) sets what `capture/provider_env.py` says; the
+pre-flight line names the provider the proxy will capture Claude Code's calls as.
 python -m capture [--config PATH] compact    [--dry-run]
 python -m capture [--config PATH] du         [--by day|session] [--json]
 """
@@ -20,7 +23,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from capture import launch, maintenance, schedule
+from capture import launch, maintenance, provider_env, schedule
 from glass import pidfile, procs
 from glass.config import ConfigError, load_config
 from glass.hints import make_command
@@ -39,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         "--mitm-args",
         default="",
         help="extra mitmdump arguments, as one shell-quoted string, for a proxy it starts",
+    )
+    run.add_argument(
+        "--provider",
+        default=None,
+        help="bedrock or vertex: set CLAUDE_CODE_USE_* and its region (default: as the "
+        "environment says)",
     )
     # -- upkeep (capture/maintenance.py) --
     compact_cmd = sub.add_parser("compact", help="compress old days, apply retention")
@@ -65,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "du":
             return maintenance.run_du(config, by=args.by, as_json=args.json, summary=args.summary)
         if args.command == "run-claude":
-            launch.find_claude(args.claude, dict(os.environ), config=args.config)
+            env = dict(os.environ)
+            env.update(provider_env.provider_environment(args.provider, env=env))
+            launch.find_claude(args.claude, env, config=args.config)
             try:
                 mitm_args = shlex.split(args.mitm_args)
             except ValueError as e:
@@ -76,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             if up.started:
                 print(launch.started_line(cfg, up, config=args.config), file=sys.stderr, flush=True)
             launched = launch.claude_command(
-                cfg, claude=args.claude, args=extra, config=args.config
+                cfg, claude=args.claude, args=extra, env=env, config=args.config
             )
+            print(launch.preflight(cfg, env=launched.env), file=sys.stderr, flush=True)
             if args.dir:
                 try:
                     os.chdir(os.path.expanduser(args.dir))
@@ -95,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise launch.LaunchError(f"cannot start {launched.argv[0]}: {e.strerror}") from None
         web = args.command == "web"
         cmd = launch.proxy_command(cfg, web=web, extra=[*schedule.proxy_args(config), *extra])
-    except (ConfigError, launch.LaunchError, pidfile.ProcError) as e:
+    except (ConfigError, launch.LaunchError, provider_env.ProviderError, pidfile.ProcError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     where = f"{cfg.listen_host}:{cfg.listen_port}"

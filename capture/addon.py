@@ -4,12 +4,13 @@ Load it like any addon:
 
     mitmdump -s capture/addon.py --set capture_dir=captures
 
-Each matching request becomes one pretty-printed JSON file (format and naming
+Each request matching `capture_providers` (capture/providers.py: Anthropic, Bedrock, Vertex,
+a gateway) becomes one pretty-printed JSON file (format and naming
 in README.md, "Capture file format"). The file is written as soon as the
 request has passed (the writer waits up to 50 ms for its end, so that a fast
 exchange is written once), and rewritten in place once the response has ended
-or the flow has failed. Server-sent event streams are teed chunk by chunk, so Claude
-Code receives every event as fast as without the proxy.
+or the flow has failed. Server-sent event streams and Bedrock's AWS event streams are teed
+chunk by chunk, so Claude Code receives every event as fast as without the proxy.
 
 Hook order within a flow: (requestheaders ->) request -> responseheaders ->
 response | error.
@@ -39,8 +40,9 @@ if __package__ in (
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.addonmanager import Loader
 
-from capture import files, record, schedule
+from capture import files, providers, record, schedule
 from capture.writer import WriteEnd, Writer, WriteRequest, make_writer
+from glass.config import DEFAULT_PROVIDERS
 from glass.contract import ANALYZER_HEADER, PROXY_READY
 
 logger = logging.getLogger("glass.capture")
@@ -100,8 +102,8 @@ class Capture:
     def __init__(self) -> None:
         self.writer: Writer | None = None
         """A WriterProcess (a WriterThread in a frozen mitmproxy); None before `configure`."""
-        self.hosts: frozenset[str] = frozenset()
-        self.paths: tuple[str, ...] = ()
+        self.providers = providers.Matcher(())
+        """`capture_providers`, compiled: what is captured (capture/providers.py)."""
         self.in_flight: dict[str, Exchange] = {}
         self.by_xid: dict[int, Exchange] = {}
         self.request_tees: dict[str, StreamTee] = {}
@@ -120,16 +122,11 @@ class Capture:
             "Folder for Glass capture files (one sub-folder per local day).",
         )
         loader.add_option(
-            "capture_hosts",
+            "capture_providers",
             Sequence[str],
-            ["api.anthropic.com"],
-            "Hosts whose requests are captured, as the client asked for them.",
-        )
-        loader.add_option(
-            "capture_paths",
-            Sequence[str],
-            ["/v1/messages"],
-            "Capture POST requests whose path (without query) starts with one of these.",
+            [providers.to_option(p) for p in DEFAULT_PROVIDERS],
+            "What is captured, one entry per value: 'NAME HOST[,HOST…] PATH[,PATH…]' with NAME "
+            "anthropic, bedrock, vertex or gateway and the patterns of capture.providers.",
         )
         loader.add_option(
             "capture_compact_config",
@@ -139,17 +136,15 @@ class Capture:
         )
 
     def configure(self, updated: set[str]) -> None:
-        hosts = [h.strip().lower() for h in ctx.options.capture_hosts if h.strip()]
-        if not hosts:
-            raise exceptions.OptionsError("capture_hosts must name at least one host")
-        paths = tuple(ctx.options.capture_paths)
-        if not paths or not all(p.startswith("/") for p in paths):
-            raise exceptions.OptionsError(
-                f"capture_paths must be paths starting with '/', got {list(paths)}"
-            )
+        try:
+            entries = [providers.from_option(v) for v in ctx.options.capture_providers]
+        except ValueError as e:
+            raise exceptions.OptionsError(f"capture_providers: {e}") from None
+        if not entries:
+            raise exceptions.OptionsError("capture_providers must name at least one provider")
         if not ctx.options.capture_dir:
             raise exceptions.OptionsError("capture_dir must not be empty")
-        self.hosts, self.paths = frozenset(hosts), paths
+        self.providers = providers.Matcher(entries)
         root = Path(ctx.options.capture_dir).expanduser().absolute()
         if self.writer is None or self.writer.root != root:
             try:
@@ -162,8 +157,8 @@ class Capture:
             if self.writer is not None:
                 self.writer.close()
             self.writer = make_writer(root, on_path=self._written_at)
-        if updated & {"capture_dir", "capture_hosts", "capture_paths"}:
-            logger.info(PROXY_READY + " %s on %s into %s", list(paths), sorted(hosts), root)
+        if updated & {"capture_dir", "capture_providers"}:
+            logger.info(PROXY_READY + " to %s into %s", self.providers.describe(), root)
 
     def running(self) -> None:
         if ctx.options.capture_compact_config and self.compaction is None:
@@ -195,20 +190,21 @@ class Capture:
     @_never_raise
     def request(self, flow: http.HTTPFlow) -> None:
         tee = self.request_tees.pop(flow.id, None)
-        host = self._wanted(flow)
+        match = self._wanted(flow)
         writer = self.writer
-        if host is None or writer is None:
+        if match is None or writer is None:
             return
         req = flow.request
         snap = record.RequestSnapshot(
             started=req.timestamp_start or time.time(),
             method=req.method,
-            url=self._asked_url(flow, host),
+            url=self._asked_url(flow, match.host),
             headers=record.header_pairs(req.headers.fields),
             raw=tee.body() if tee else (req.raw_content or b""),
+            provider=match.provider,
         )
         message = WriteRequest(
-            xid=next(self._xids), request=snap, endpoint=files.endpoint_of(req.path)
+            xid=next(self._xids), request=snap, endpoint=providers.endpoint_of(req.path)
         )
         exchange = Exchange(message=message, sent_to=None)
         self.in_flight[flow.id] = self.by_xid[message.xid] = exchange
@@ -222,7 +218,7 @@ class Capture:
             return
         stream = flow.response.stream
         content_type = flow.response.headers.get("content-type", "").lower()
-        if "text/event-stream" in content_type or stream:
+        if record.is_event_stream(content_type) or stream:
             # Stream it on as it arrives; keep a copy for the capture file.
             exchange.tee = StreamTee(stream if callable(stream) else None)
             flow.response.stream = exchange.tee
@@ -269,29 +265,20 @@ class Capture:
         if exchange is not None:
             exchange.path = path
 
-    def _wanted(self, flow: http.HTTPFlow) -> str | None:
-        """The configured host the client asked for, when this flow is to be captured."""
-        req = flow.request
-        if req.method != "POST" or self.writer is None or ANALYZER_HEADER in req.headers:
-            return None
-        if flow.response is not None:  # answered by the proxy itself (proxyauth's 407): not sent
-            return None
-        path = req.path.split("?", 1)[0]
-        if not any(path.startswith(prefix) for prefix in self.paths):
-            return None
-        return self._asked_host(flow)
-
-    def _asked_host(self, flow: http.HTTPFlow) -> str | None:
-        """The configured host the client asked for, if any.
+    def _wanted(self, flow: http.HTTPFlow) -> providers.Match | None:
+        """The provider and the host the client asked for, when this flow is to be captured.
 
         In the request hook, `request.host` is still what the client asked for
         (map-remote and reverse mode rewrite later or already point at the real
         API); TLS SNI is the fallback that survives any rewrite.
         """
-        for host in (flow.request.pretty_host, flow.request.host, flow.client_conn.sni):
-            if host and host.lower() in self.hosts:
-                return host.lower()
-        return None
+        req = flow.request
+        if req.method != "POST" or self.writer is None or ANALYZER_HEADER in req.headers:
+            return None
+        if flow.response is not None:  # answered by the proxy itself (proxyauth's 407): not sent
+            return None
+        hosts = (req.pretty_host, req.host, flow.client_conn.sni)
+        return self.providers.match(hosts=hosts, path=req.path)
 
     @staticmethod
     def _asked_url(flow: http.HTTPFlow, host: str) -> str:

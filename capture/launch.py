@@ -10,7 +10,9 @@ Claude Code needs to talk through it (the proxy login, if any, inside
 a proxy when none answers, and `started_line()` is the one line it says
 then). Every hint names its make command
 through `glass.hints.make_command()`, `CONFIG=…` included.
-`hooks_hint()` is the one line
+`preflight()` is the line naming the provider the proxy will capture Claude Code's
+calls as (or warning that nothing would be captured; `capture/provider_env.py` reads
+the environment). `hooks_hint()` is the one line
 `make run-claude` prints, once per project folder, when Glass's recall hooks
 are not set up for it (read off Claude Code's settings files with
 `glass.claude_settings`; the folders already told are listed in
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from capture import providers
+from capture.provider_env import claude_target, preflight_line
 from glass.claude_settings import hooks_installed
 from glass.config import CaptureConfig
 from glass.hints import make_command
@@ -58,8 +62,11 @@ def proxy_command(cfg: CaptureConfig, *, web: bool = False, extra: Sequence[str]
         "--set",
         f"capture_dir={cfg.dir}",
     ]
-    cmd += [arg for host in cfg.hosts for arg in ("--set", f"capture_hosts={host}")]
-    cmd += [arg for path in cfg.paths for arg in ("--set", f"capture_paths={path}")]
+    cmd += [
+        arg
+        for entry in cfg.providers
+        for arg in ("--set", f"capture_providers={providers.to_option(entry)}")
+    ]
     if cfg.proxyauth:
         cmd += ["--set", f"proxyauth={cfg.proxyauth}"]
     if web:
@@ -170,6 +177,21 @@ def claude_command(
         NODE_EXTRA_CA_CERTS=str(ca),
     )
     return ClaudeLaunch(argv=[binary, *args], env=env)
+
+
+def captured_as(cfg: CaptureConfig, *, url: str) -> str | None:
+    """The provider a POST to `url` is captured as under `cfg`; None: it is not captured."""
+    found = providers.Matcher(cfg.providers).match_url(url)
+    return found.provider if found is not None else None
+
+
+def preflight(cfg: CaptureConfig, *, env: dict[str, str]) -> str:
+    """The line `make run-claude` prints before it starts Claude Code with `env`."""
+    return preflight_line(
+        claude_target(env),
+        captured_as=lambda url: captured_as(cfg, url=url),
+        proxy=(cfg.listen_host, cfg.listen_port),
+    )
 
 
 def started_line(cfg: CaptureConfig, up: ProxyUp, *, config: str | None) -> str:

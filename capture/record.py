@@ -16,11 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from mitmproxy.net import encoding as mitm_encoding
 
-from capture import sse
+from capture import bedrock, providers, sse
 from glass import jsonio
+from glass.config import ProviderName
 from glass.contract import REDACTED
 
 logger = logging.getLogger("glass.capture")
@@ -46,6 +48,14 @@ x-api-key, authorization, proxy-authorization, cookie, set-cookie, but also
 gateway headers such as x-portkey-api-key, cf-aig-authorization, helicone-auth
 or x-amz-security-token. (anthropic-ratelimit-tokens-* says "tokens": kept.)"""
 
+SECRET_PREFIXES = ("bearer ", "basic ", "aws4-hmac-sha256", "ya29.", "absk", "bedrock-api-key-")
+"""Lower-cased starts of header values that are credentials under any header name: HTTP
+bearer and basic logins (AWS_BEARER_TOKEN_BEDROCK, Google OAuth access tokens), an AWS SigV4
+signature, a bare Google access token (`ya29.`), Bedrock API keys (long-term `ABSK…`, short-term
+`bedrock-api-key-…`)."""
+BEDROCK_STREAM = "application/vnd.amazon.eventstream"
+"""The content type of Bedrock's `invoke-with-response-stream` answer (capture/bedrock.py)."""
+
 Headers = tuple[tuple[str, str], ...]
 _WORDS = re.compile(r"[-_.]")
 
@@ -60,6 +70,8 @@ class RequestSnapshot:
     headers: Headers
     raw: bytes
     """The body as it came off the wire (possibly content-encoded)."""
+    provider: ProviderName = "anthropic"
+    """The `capture.providers` entry that matched."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,15 +93,20 @@ def request_record(snap: RequestSnapshot) -> dict[str, Any]:
         .astimezone()
         .isoformat(timespec="milliseconds"),
         "method": snap.method,
-        "url": snap.url,
+        "url": redact_url(snap.url),
+        "provider": snap.provider,
+        "model": None,
         "headers": redact(snap.headers),
     }
     body, text, problem = _parse_json_body(snap.raw, _header(snap.headers, "content-encoding"))
     if problem:
-        logger.warning("request body of %s kept as text: %s", snap.url, problem)
+        logger.warning("request body of %s kept as text: %s", record["url"], problem)
         record["request_text"] = text
     else:
         record["request"] = body
+    named = body.get("model") if isinstance(body, dict) else None
+    path = urlsplit(snap.url).path
+    record["model"] = named if isinstance(named, str) and named else providers.model_of(path)
     return record
 
 
@@ -107,6 +124,13 @@ def response_record(snap: ResponseSnapshot) -> dict[str, Any]:
     content_type = (_header(snap.headers, "content-type") or "").lower()
     if snap.truncated:
         out["truncated"] = True
+    if BEDROCK_STREAM in content_type:
+        try:
+            data = decode_content(snap.raw, content_encoding)
+        except (ValueError, zlib.error) as e:  # what decode_content raises: decode the raw bytes
+            out["stream_problems"] = [f"cannot undo content-encoding {content_encoding!r}: {e}"]
+            data = snap.raw
+        return out | _bedrock_fields(bedrock.reassemble(data), out.get("stream_problems", []))
     if "text/event-stream" in content_type:
         text, problem = decode_text(snap.raw, content_encoding)
         result = sse.reassemble(text) if not problem else None
@@ -130,6 +154,32 @@ def response_record(snap: ResponseSnapshot) -> dict[str, Any]:
     return out
 
 
+def _bedrock_fields(stream: bedrock.BedrockStream, problems: list[str]) -> dict[str, Any]:
+    """The `response` keys of a reassembled Bedrock event stream."""
+    result = stream.result
+    problems = problems + result.problems
+    out: dict[str, Any] = {}
+    if result.message is None:
+        problems.append("no message_start in the stream")
+        out["body_text"] = "\n".join(stream.payloads)
+        logger.warning("Bedrock stream kept as its frames' payloads: no message_start")
+    else:
+        out["body"] = result.message
+    out["complete"] = result.complete
+    if stream.metrics is not None:
+        out[bedrock.METRICS_KEY] = stream.metrics
+    if result.error is not None:
+        out["stream_error"] = result.error
+    if problems:
+        out["stream_problems"] = problems[:20]
+    return out
+
+
+def is_event_stream(content_type: str) -> bool:
+    """An answer to pass on chunk by chunk: SSE, or Bedrock's AWS event stream."""
+    return "text/event-stream" in content_type or BEDROCK_STREAM in content_type
+
+
 def error_record(message: str) -> dict[str, Any]:
     return {"message": message}
 
@@ -138,16 +188,35 @@ def is_secret(header_name: str) -> bool:
     return any(word in SECRET_WORDS for word in _WORDS.split(header_name.lower()))
 
 
+def looks_like_credential(value: str) -> bool:
+    """A value that is a credential whatever its header is called (a gateway's own names)."""
+    return value.lstrip().lower().startswith(SECRET_PREFIXES)
+
+
 def redact(headers: Headers) -> dict[str, str]:
     """Headers as a dict (repeated names joined with ", "), credentials replaced."""
     out: dict[str, str] = {}
     for name, value in headers:
-        if is_secret(name):
+        if is_secret(name) or looks_like_credential(value):
             value = REDACTED
         if name in out and value != REDACTED:
             value = f"{out[name]}, {value}"
         out[name] = value
     return out
+
+
+def redact_url(url: str) -> str:
+    """The URL with the values of credential query parameters replaced: a presigned SigV4 URL's
+    `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`, Google's `key=`…"""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    fields = parts.query.split("&")
+    kept = [
+        f"{name}={REDACTED}" if sep and is_secret(unquote_plus(name)) else f"{name}{sep}{value}"
+        for name, sep, value in (f.partition("=") for f in fields)
+    ]
+    return urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def decode_text(raw: bytes, content_encoding: str | None) -> tuple[str, str | None]:

@@ -23,7 +23,7 @@ cannot be applied is listed in `problems`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,8 +92,23 @@ def _field(line: str, event: str, data: list[str]) -> str:
 
 
 def reassemble(text: str) -> Reassembled:
+    """The Message an SSE body describes."""
     out = Reassembled(message=None)
-    partial_json: dict[int, list[str]] = {}
+    return fold(_sse_events(text, out), out=out)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """One stream event, however it was framed (SSE here, AWS event-stream in capture/bedrock)."""
+
+    name: str
+    """The framing's name for it (SSE `event:`), used when the payload has no `type`."""
+    payload: dict[str, Any]
+    terminated: bool = True
+    """False for a trailing event the stream cut (its SSE blank line never came)."""
+
+
+def _sse_events(text: str, out: Reassembled) -> Iterator[Event]:
     for name, data, terminated in _framed(text):
         try:
             payload = json.loads(data)
@@ -103,12 +118,20 @@ def reassemble(text: str) -> Reassembled:
         if not isinstance(payload, dict):
             out.problems.append(f"event {name!r}: data is not an object")
             continue
-        kind = payload.get("type", name)
-        if kind == "message_stop" and not terminated:
+        yield Event(name=name, payload=payload, terminated=terminated)
+
+
+def fold(events: Iterable[Event], *, out: Reassembled) -> Reassembled:
+    """Apply `events` to `out` (which framing problems may already be listed in) and finish
+    the tool inputs; never raises on what the events hold."""
+    partial_json: dict[int, list[str]] = {}
+    for event in events:
+        kind = event.payload.get("type", event.name)
+        if kind == "message_stop" and not event.terminated:
             out.problems.append("message_stop without its blank line: the stream was cut")
             continue
         try:
-            _apply(out, kind, payload, partial_json)
+            _apply(out, kind, event.payload, partial_json)
         except (KeyError, IndexError, TypeError, AttributeError) as e:
             out.problems.append(f"event {kind!r}: {type(e).__name__}: {e}")
     if out.message is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import math
+import re
 import types
 import typing
 from collections.abc import Set
@@ -35,6 +36,68 @@ class ConfigError(Exception):
     """A config file that cannot be used; the message is meant for the user."""
 
 
+ProviderName = Literal["anthropic", "bedrock", "vertex", "gateway"]
+PROVIDER_NAMES: Final = typing.get_args(ProviderName)
+"""Who carried a Messages API call: a capture file's `provider` key is one of these."""
+_HOST_PATTERN = re.compile(
+    r"^(?:[a-z0-9*](?:[a-z0-9*-]*[a-z0-9*])?)(?:\.[a-z0-9*](?:[a-z0-9*-]*[a-z0-9*])?)*$"
+)
+"""A host pattern: DNS labels of lower-case letters, digits and `-`, where `*` stands for one
+or more characters within one label (never a dot: `*.example.com` is not `example.com`)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderConfig:
+    """One `capture.providers` entry: POSTs to one of `hosts` on one of `paths` are captured."""
+
+    name: ProviderName
+    hosts: list[str]
+    """Host patterns, as the client asked for the host (before any --map-remote)."""
+    paths: list[str]
+    """Path patterns (query string ignored); `*` is one or more characters within one segment;
+    a path matches the whole pattern or continues it with `/` (so `/v1/messages` also covers
+    `/v1/messages/count_tokens`)."""
+
+    def problems(self) -> dict[str, str]:
+        out = {}
+        bad_hosts = [h for h in self.hosts if not _HOST_PATTERN.match(h) or "**" in h]
+        if not self.hosts or bad_hosts:
+            out["hosts"] = (
+                "must be a non-empty list of host names or patterns such as "
+                f"bedrock-runtime.*.amazonaws.com (lower case, no scheme or port), got {bad_hosts}"
+            )
+        bad_paths = [p for p in self.paths if not p.startswith("/") or "**" in p or "?" in p]
+        if not self.paths or bad_paths:
+            out["paths"] = (
+                "must be a non-empty list of paths starting with '/' (no query, no '**'), "
+                f"got {bad_paths}"
+            )
+        return out
+
+
+DEFAULT_PROVIDERS: Final = (
+    ProviderConfig(name="anthropic", hosts=["api.anthropic.com"], paths=["/v1/messages"]),
+    ProviderConfig(
+        name="bedrock",
+        hosts=["bedrock-runtime.*.amazonaws.com"],
+        paths=[
+            "/model/*/invoke",
+            "/model/*/invoke-with-response-stream",
+            "/model/*/count-tokens",
+        ],
+    ),
+    ProviderConfig(
+        name="vertex",
+        hosts=["*-aiplatform.googleapis.com", "aiplatform.googleapis.com"],
+        paths=[
+            "/v1/projects/*/locations/*/publishers/anthropic/models/*:rawPredict",
+            "/v1/projects/*/locations/*/publishers/anthropic/models/*:streamRawPredict",
+        ],
+    ),
+)
+"""What `capture.providers` is when config.yaml does not say (config.yaml lists the same)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class CaptureConfig:
     dir: Path = Path("captures")
@@ -42,8 +105,9 @@ class CaptureConfig:
     listen_port: int = 8080
     web_port: int = 8081
     confdir: Path = Path("~/.mitmproxy")
-    hosts: list[str] = field(default_factory=lambda: ["api.anthropic.com"])
-    paths: list[str] = field(default_factory=lambda: ["/v1/messages"])
+    providers: list[ProviderConfig] = field(default_factory=lambda: list(DEFAULT_PROVIDERS))
+    """What is captured: the first entry whose host and path patterns match a POST names
+    its provider (capture/providers.py matches them)."""
     proxyauth: str | None = field(default=None, repr=False)  # a secret: never in a repr or log
     """mitmproxy's `proxyauth`: "user:pass" or "@/path/to/htpasswd"; needed off loopback."""
     allow_remote: bool = False
@@ -55,6 +119,25 @@ class CaptureConfig:
     """Day folders older than this many days are deleted; None: kept forever."""
     keep_days_with_memories: bool = True
     """Retention keeps a day that a current memory cites in its `sources`."""
+
+    @staticmethod
+    def retired(raw: dict[str, Any]) -> str | None:
+        """The one line for a config that still has `hosts`/`paths` (before `providers`)."""
+        old = {k: raw[k] for k in ("hosts", "paths") if k in raw}
+        if not old:
+            return None
+        if old == {"hosts": ["api.anthropic.com"], "paths": ["/v1/messages"]}:
+            todo = "delete them (the default providers include api.anthropic.com /v1/messages)"
+        else:
+            hosts = old.get("hosts", ["api.anthropic.com"])
+            paths = old.get("paths", ["/v1/messages"])
+            name = "anthropic" if hosts == ["api.anthropic.com"] else "gateway"
+            entry = yaml.safe_dump(
+                {"name": name, "hosts": hosts, "paths": paths}, default_flow_style=True
+            ).strip()
+            todo = f"write them as a providers entry: providers: [{entry}] (see config.yaml)"
+        keys = " and ".join(f"'capture.{k}'" for k in old)
+        return f"{keys} are replaced by 'capture.providers': {todo}"
 
     @property
     def remote(self) -> bool:
@@ -80,10 +163,8 @@ class CaptureConfig:
         for name in ("listen_port", "web_port"):
             if not 1 <= getattr(self, name) <= 65535:
                 out[name] = "must be a port number from 1 to 65535"
-        if not self.hosts:
-            out["hosts"] = "must name at least one host"
-        if not self.paths or not all(p.startswith("/") for p in self.paths):
-            out["paths"] = "must be a non-empty list of paths starting with '/'"
+        if not self.providers:
+            out["providers"] = "must name at least one provider (see config.yaml for the defaults)"
         if self.web_port == self.listen_port:
             out["web_port"] = "must differ from listen_port"
         return out
@@ -161,7 +242,10 @@ class AnalyzeConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class UsageConfig:
+    genai_prices: bool = True
+    """Price models out of the box from the genai-prices package (offline); False: `prices` only."""
     prices: dict[str, Price] = field(default_factory=dict)
+    """Dollars per million tokens per model: an override, before genai-prices."""
 
 
 HOOK_OUTPUT_LIMIT: Final = 10_000
@@ -304,6 +388,9 @@ def _build(cls, raw: Any, *, file: Path, key: str, skip: Set[str] = frozenset())
     where = f"'{key}'" if key else "the top level"
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: {where} must be a mapping, got {_kind(raw)}")
+    retired = getattr(cls, "retired", None)
+    if retired is not None and (problem := retired(raw)):
+        raise ConfigError(f"{file}: {problem}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
     for name in raw:

@@ -3,7 +3,8 @@
 `Tokens` is what one Messages API call bills, as its `usage` object reports
 it (`Tokens.from_usage`); counts add up with `+`, and `cost(price)` prices
 them. The usage report, the analyzer's ledger, its run summary and both
-backends use it; `Price` is what `usage.prices` in config.yaml holds.
+backends use it; `Price` is what `usage.prices` in config.yaml holds, and
+what `analyze.usage.database` makes of genai-prices' rates for one request.
 
 Cache writes are kept apart by their lifetime, because they are priced
 apart: `cache_creation.ephemeral_1h_input_tokens` at the 1-hour rate, the

@@ -19,7 +19,24 @@ Routes:
   ``content_block_stop`` with a ``ping`` after the first block start,
   ``message_delta`` carrying the cumulative usage, ``message_stop``).
 * ``POST /v1/messages/count_tokens`` -- ``{"input_tokens": len(body) // 4}``.
+* Google Vertex AI, as Claude Code sends it with ``CLAUDE_CODE_USE_VERTEX=1``:
+  ``POST /v1/projects/<project>/locations/<region>/publishers/anthropic/models/<model>``
+  ``:streamRawPredict`` (always the SSE stream) and ``:rawPredict`` (always the JSON
+  Message); the body has no ``model``, the URL's ``<model>`` is the Message's model.
+  ``models/count-tokens:rawPredict`` counts tokens as above.
+* Amazon Bedrock, as Claude Code sends it with ``CLAUDE_CODE_USE_BEDROCK=1``:
+  ``POST /model/<model id>/invoke-with-response-stream`` (always an AWS event stream:
+  ``application/vnd.amazon.eventstream``, one binary frame per Messages stream event,
+  each ``{"bytes": base64(event)}`` with ``:event-type: chunk``, built by
+  ``tests/eventstream_frames.py``; the ``message_stop`` event carries
+  ``amazon-bedrock-invocationMetrics``) and ``/model/<model id>/invoke`` (the JSON
+  Message). The model id is percent-decoded (``...-v1%3A0`` is ``...-v1:0``).
+  ``/model/<model id>/count-tokens`` counts tokens. Errors are Bedrock-shaped:
+  ``{"message": ...}`` with an ``x-amzn-ErrorType`` header.
 * anything else -- ``404`` with an Anthropic-shaped ``not_found_error``.
+
+:func:`route` tells which of these a path is (provider, endpoint, the URL's model, and
+whether the path itself decides streaming); :attr:`Recorded.provider` says it per request.
 
 Request bodies are read by ``Content-Length`` or ``Transfer-Encoding: chunked`` and
 decoded from ``Content-Encoding`` gzip / deflate (and zstd when the standard library
@@ -62,8 +79,9 @@ As a process (benchmarks, manual poking)::
 
 prints ``READY <port>`` on stdout and serves until SIGTERM / SIGINT.
 
-Only the standard library is used here so that benchmarks and subprocesses can
-import this module cheaply.
+Only the standard library (and ``tests/eventstream_frames.py``, itself standard
+library only) is used here so that benchmarks and subprocesses can import this
+module cheaply.
 """
 
 from __future__ import annotations
@@ -74,6 +92,7 @@ import http.server
 import itertools
 import json
 import math
+import re
 import signal
 import socket
 import socketserver
@@ -86,7 +105,10 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.eventstream_frames import CONTENT_TYPE as EVENT_STREAM_CONTENT_TYPE
+from tests.eventstream_frames import chunk_frame, exception_frame
 
 try:  # Python 3.14+
     from compression import zstd as _zstd  # type: ignore[import-not-found]
@@ -107,9 +129,11 @@ __all__ = [
     "Reply",
     "RequestLog",
     "Responder",
+    "Route",
     "Scripted",
     "StandIn",
     "main",
+    "route",
 ]
 
 DEFAULT_USAGE: dict[str, Any] = {
@@ -120,6 +144,59 @@ DEFAULT_USAGE: dict[str, Any] = {
 }
 DEFAULT_TEXT = "Hello from the stand-in."
 DEFAULT_MODEL = "claude-standin"
+
+# --------------------------------------------------------------------------- #
+# Routes: which provider's endpoint a path is
+# --------------------------------------------------------------------------- #
+
+Provider = Literal["anthropic", "vertex", "bedrock"]
+
+_VERTEX_PATH = re.compile(
+    r"^/v1(?:beta1)?/projects/[^/]+/locations/[^/]+/publishers/anthropic/models/"
+    r"(?P<model>[^/:]+):(?P<method>rawPredict|streamRawPredict)$"
+)
+_BEDROCK_PATH = re.compile(
+    r"^/model/(?P<model>[^/]+)/(?P<method>invoke|invoke-with-response-stream|count-tokens)$"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """One API endpoint the stand-in answers.
+
+    ``stream`` is ``None`` when the body's ``"stream"`` decides (first-party API), else
+    whether the path itself streams (Vertex ``:streamRawPredict``, Bedrock
+    ``/invoke-with-response-stream``). ``model`` is the URL's model, percent-decoded.
+    """
+
+    provider: Provider
+    endpoint: Literal["messages", "count_tokens"]
+    model: str | None = None
+    stream: bool | None = None
+
+
+def route(method: str, path: str) -> Route | None:
+    """The endpoint ``method path`` (no query string) asks for, or ``None`` (a 404)."""
+    if method != "POST":
+        return None
+    if path == "/v1/messages":
+        return Route(provider="anthropic", endpoint="messages")
+    if path == "/v1/messages/count_tokens":
+        return Route(provider="anthropic", endpoint="count_tokens")
+    if found := _VERTEX_PATH.match(path):
+        model = unquote(found["model"])
+        if model == "count-tokens":
+            return Route(provider="vertex", endpoint="count_tokens")
+        stream = found["method"] == "streamRawPredict"
+        return Route(provider="vertex", endpoint="messages", model=model, stream=stream)
+    if found := _BEDROCK_PATH.match(path):
+        model = unquote(found["model"])
+        if found["method"] == "count-tokens":
+            return Route(provider="bedrock", endpoint="count_tokens", model=model)
+        stream = found["method"] == "invoke-with-response-stream"
+        return Route(provider="bedrock", endpoint="messages", model=model, stream=stream)
+    return None
+
 
 # --------------------------------------------------------------------------- #
 # Recorded requests
@@ -151,14 +228,31 @@ class Recorded:
         return parse_qs(self.query, keep_blank_values=True)
 
     @property
+    def route(self) -> Route | None:
+        """The endpoint this request asked for (``None``: it was answered 404)."""
+        return route(self.method, self.path)
+
+    @property
+    def provider(self) -> Provider | None:
+        """``anthropic``, ``vertex`` or ``bedrock``, from the path (``None``: a 404)."""
+        found = self.route
+        return found.provider if found is not None else None
+
+    @property
     def is_stream(self) -> bool:
-        """True when the JSON body asks for ``"stream": true``."""
+        """True when the answer is a stream: the path says so (Vertex, Bedrock), else the
+        JSON body asks for ``"stream": true``."""
+        found = self.route
+        if found is not None and found.stream is not None:
+            return found.stream
         return isinstance(self.body, dict) and self.body.get("stream") is True
 
     @property
     def is_messages(self) -> bool:
-        """True for ``POST /v1/messages`` (any query string)."""
-        return self.method == "POST" and self.path == "/v1/messages"
+        """True for a Messages call on any provider: ``POST /v1/messages`` (any query
+        string), Vertex ``:rawPredict``/``:streamRawPredict``, Bedrock ``/invoke...``."""
+        found = self.route
+        return found is not None and found.endpoint == "messages"
 
 
 class RequestLog:
@@ -224,7 +318,9 @@ class Reply:
     * ``gzip`` -- ``Content-Encoding: gzip``; for SSE one gzip stream flushed with
       ``Z_SYNC_FLUSH`` after every event;
     * ``abort_after_events`` -- send this many SSE events, then reset the
-      connection (for JSON: send the headers and half the body, then reset);
+      connection (for JSON: send the headers and half the body, then reset; for a
+      Bedrock event stream: this many frames and the first half of the next one, then a
+      FIN instead of a reset, so that the client surely reads the half frame);
     * ``stream_error`` -- error type (``True`` means ``overloaded_error``) of an
       ``event: error`` sent after ``stream_error_after`` events; the stream then
       ends cleanly, as the real API does. Ignored for JSON replies;
@@ -490,6 +586,24 @@ def _sse(event: dict[str, Any]) -> bytes:
     return f"event: {event['type']}\ndata: {_dumps(event)}\n\n".encode()
 
 
+def _url_model(recorded: Recorded) -> str | None:
+    """The model a Vertex or Bedrock URL names (their bodies have none)."""
+    found = recorded.route
+    return found.model if found is not None else None
+
+
+BEDROCK_METRICS = "amazon-bedrock-invocationMetrics"
+"""The key Bedrock adds to the last stream event (``message_stop``)."""
+
+_BEDROCK_ERRORS = {
+    "rate_limit_error": "ThrottlingException",
+    "overloaded_error": "ServiceUnavailableException",
+    "api_error": "InternalServerException",
+    "not_found_error": "ResourceNotFoundException",
+}
+"""Anthropic error types as Bedrock names them (``x-amzn-ErrorType``); others: validation."""
+
+
 def _error_body(err_type: str, message: str, request_id: str) -> dict[str, Any]:
     return {
         "type": "error",
@@ -695,9 +809,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         request_id = standin._next_id("req_standin")
         try:
             recorded = self._record()
-            if recorded.method == "POST" and recorded.path == "/v1/messages":
+            found = recorded.route
+            if found is not None and found.endpoint == "messages":
                 self._reply(standin.responder(recorded), recorded, request_id)
-            elif recorded.method == "POST" and recorded.path == "/v1/messages/count_tokens":
+            elif found is not None and found.endpoint == "count_tokens":
                 self._send_json(200, {"input_tokens": len(recorded.raw) // 4}, request_id)
             else:
                 self._send_json(
@@ -729,11 +844,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
 
     def _reply(self, reply: Reply, recorded: Recorded, request_id: str) -> None:
+        bedrock = recorded.provider == "bedrock"
         if reply.kind == "message":
-            if recorded.is_stream:
+            if recorded.is_stream and bedrock:
+                self._send_event_stream(reply, recorded, request_id)
+            elif recorded.is_stream:
                 self._send_stream(reply, recorded, request_id)
             else:
                 self._send_message_json(reply, recorded, request_id)
+        elif reply.kind == "error" and bedrock:
+            kind = _BEDROCK_ERRORS.get(reply.error_type, "ValidationException")
+            headers = {
+                "x-amzn-ErrorType": f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/"
+            }
+            body = {"message": reply.error_message}
+            self._send_json(reply.status, body, request_id, headers={**headers, **reply.headers})
         elif reply.kind == "error":
             body = _error_body(reply.error_type, reply.error_message, request_id)
             self._send_json(reply.status, body, request_id, headers=reply.headers)
@@ -782,6 +907,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             pass
         raise _ConnectionReset
 
+    def _hang_up(self) -> None:
+        """End the connection in the middle of the answer with a FIN, not a RST: every
+        byte sent so far reaches the client (a RST may discard what it has not read yet)."""
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        raise _ConnectionReset
+
     def _build_message(self, reply: Reply, recorded: Recorded) -> dict[str, Any]:
         standin = self.server.standin
         body = recorded.body if isinstance(recorded.body, dict) else {}
@@ -797,7 +933,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "id": standin._next_id("msg_standin"),
             "type": "message",
             "role": "assistant",
-            "model": reply.model or body.get("model") or DEFAULT_MODEL,
+            "model": reply.model or body.get("model") or _url_model(recorded) or DEFAULT_MODEL,
             "content": content,
             "stop_reason": reply.stop_reason,
             "stop_sequence": None,
@@ -842,29 +978,78 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers["Content-Encoding"] = "gzip"
             compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
         headers.update(reply.headers)
-        self._start(200, request_id, headers)
-
-        interval = reply.event_interval_s
-        if reply.stream_duration_s is not None:
-            interval = reply.stream_duration_s / max(1, len(events) - 1)
-        stopping = self.server.standin._stopping
-        t0 = time.monotonic()
-        for number, event in enumerate(events):
-            if reply.abort_after_events is not None and number >= reply.abort_after_events:
-                self._reset()
-            if number and interval > 0:
-                # sleep until the event's slot (no drift), cut short on stop()
-                stopping.wait(max(0.0, t0 + number * interval - time.monotonic()))
-            data = _sse(event)
-            if compressor is not None:
-                data = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
-            self._write_chunk(data)
+        slots = len(events)
+        cut = reply.abort_after_events is not None and reply.abort_after_events < slots
+        pieces = [_sse(event) for event in events[: reply.abort_after_events]]
         if compressor is not None:
-            tail = compressor.flush(zlib.Z_FINISH)
-            if tail:
-                self._write_chunk(tail)
+            pieces = [compressor.compress(p) + compressor.flush(zlib.Z_SYNC_FLUSH) for p in pieces]
+            if not cut and pieces:
+                pieces[-1] += compressor.flush(zlib.Z_FINISH)
+        self._start(200, request_id, headers)
+        self._paced(reply, pieces, slots=slots)
+        if cut:
+            self._reset()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _send_event_stream(self, reply: Reply, recorded: Recorded, request_id: str) -> None:
+        """Bedrock's answer: one event-stream frame per Messages stream event, paced like SSE.
+
+        ``abort_after_events``: that many frames, then the first half of the next one, then
+        the connection is closed (a frame cut in the middle; a FIN, so that all of it arrives). ``stream_error``: after ``stream_error_after``
+        frames an exception frame (``True``: ``throttlingException``), then the stream ends.
+        """
+        message = self._build_message(reply, recorded)
+        events = _stream_events(message, pieces=reply.delta_pieces)
+        usage = message["usage"]
+        events[-1] = {
+            **events[-1],
+            BEDROCK_METRICS: {
+                "inputTokenCount": usage.get("input_tokens", 0),
+                "outputTokenCount": usage.get("output_tokens", 0),
+                "invocationLatency": 1000,
+                "firstByteLatency": 100,
+            },
+        }
+        frames = [chunk_frame(event) for event in events]
+        if reply.stream_error:
+            kind = (
+                reply.stream_error if isinstance(reply.stream_error, str) else "throttlingException"
+            )
+            frames = frames[: max(0, reply.stream_error_after)]
+            frames.append(exception_frame(kind, f"stand-in {kind}"))
+        cut = reply.abort_after_events is not None and reply.abort_after_events < len(frames)
+        if cut:
+            half = frames[reply.abort_after_events or 0]
+            frames = [*frames[: reply.abort_after_events], half[: len(half) // 2]]
+        headers = {
+            "Content-Type": EVENT_STREAM_CONTENT_TYPE,
+            "Transfer-Encoding": "chunked",
+            "x-amzn-requestid": request_id,
+            "x-amzn-bedrock-content-type": "application/json",
+            **reply.headers,
+        }
+        self._start(200, request_id, headers)
+        self._paced(reply, frames, slots=len(events))
+        if cut:
+            self._hang_up()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _paced(self, reply: Reply, pieces: list[bytes], *, slots: int) -> None:
+        """Write each piece as one chunk, the first at once, the rest ``event_interval_s``
+        apart, or ``stream_duration_s`` spread over ``slots`` pieces (a whole stream, of
+        which a cut one sends fewer), sleeping until each one's slot (no drift), cut short
+        when the stand-in stops."""
+        interval = reply.event_interval_s
+        if reply.stream_duration_s is not None:
+            interval = reply.stream_duration_s / max(1, slots - 1)
+        stopping = self.server.standin._stopping
+        t0 = time.monotonic()
+        for number, data in enumerate(pieces):
+            if number and interval > 0:
+                stopping.wait(max(0.0, t0 + number * interval - time.monotonic()))
+            self._write_chunk(data)
 
     def _write_chunk(self, data: bytes) -> None:
         if data:

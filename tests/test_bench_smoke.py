@@ -58,6 +58,14 @@ def test_quick_capture_bench_prints_its_ratios(tmp_path):
             ],
         ),
         ("usage", ["usage: report throughput ÷ json.loads"]),
+        (
+            "bedrock",
+            [
+                "capture: Bedrock event stream first byte ÷ stream length",
+                "reference: Bedrock through plain mitmdump (buffers)",
+                "reference: Bedrock direct, no proxy",
+            ],
+        ),
         ("sse", ["sse: reassembly throughput ÷ the SDK's accumulator"]),
         ("backlog", ["analyze --once: 100 captures in 10 sessions / json.loads"]),
         (

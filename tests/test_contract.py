@@ -27,8 +27,10 @@ from mitmproxy.test import taddons, tflow, tutils
 
 from analyze import captures as reader
 from capture import addon as capture_addon
+from capture.record import BEDROCK_STREAM
 from glass.contract import CAPTURE_NAME, DAY_FOLDER, REDACTED
 from tests import corpus
+from tests import eventstream_frames as frames
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -82,6 +84,7 @@ def readme_tables() -> dict[str, dict[str, Key]]:
 
 TYPES: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
+    "string or null": lambda v: v is None or isinstance(v, str),
     "object": lambda v: isinstance(v, dict),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
@@ -172,8 +175,17 @@ STREAM_WITH_PROBLEM = (
 COUNT_TOKENS = "/v1/messages/count_tokens"
 
 
+BEDROCK_HOST = "bedrock-runtime.us-east-1.amazonaws.com"
+BEDROCK_PATH = "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream"
+BEDROCK_BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "messages": []}
+
+
 def request_flow(
-    *, body: bytes | dict = BODY, path: str = "/v1/messages?beta=true", gzipped: bool = False
+    *,
+    body: bytes | dict = BODY,
+    path: str = "/v1/messages?beta=true",
+    gzipped: bool = False,
+    host: str = "api.anthropic.com",
 ) -> http.HTTPFlow:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = [
@@ -187,7 +199,7 @@ def request_flow(
     now = time.time()
     req = tutils.treq(
         method=b"POST",
-        host="api.anthropic.com",
+        host=host,
         port=443,
         scheme=b"https",
         authority=b"",
@@ -272,6 +284,16 @@ def run_exchanges(cap: capture_addon.Capture) -> int:
         request_flow(body={"model": "claude-sonnet-4", "messages": []}, path=COUNT_TOKENS),
         body=b'{"input_tokens": 12}',
     )
+    for body in (  # Bedrock: a whole event stream with its metrics; one ending in an exception
+        frames.from_sse(SSE, metrics=frames.METRICS),
+        frames.from_sse(SSE)[:-10] + frames.exception_frame("throttlingException", "slow down"),
+    ):
+        exchange(
+            request_flow(body=BEDROCK_BODY, path=BEDROCK_PATH, host=BEDROCK_HOST),
+            content_type=BEDROCK_STREAM,
+            body=body,
+            stream=True,
+        )
     failed = request_flow()  # failed before any response
     send(failed)
     failed.error = tflow.terr("connection refused")
@@ -337,7 +359,14 @@ def test_what_the_tables_say_in_words_holds(written):
     root, _ = written
     docs = [doc for _, doc in read_back(root)]
     for doc in docs:
-        assert doc["method"] == "POST" and doc["url"].startswith("https://api.anthropic.com/v1/")
+        hosts = {
+            "anthropic": "https://api.anthropic.com/v1/",
+            "bedrock": f"https://{BEDROCK_HOST}/",
+        }
+        assert doc["method"] == "POST" and doc["url"].startswith(hosts[doc["provider"]])
+        named = doc["request"].get("model") if "request" in doc else None
+        bedrock_model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+        assert doc["model"] == (named or (bedrock_model if doc["provider"] == "bedrock" else None))
         assert doc["headers"]["x-api-key"] == REDACTED
         response = doc.get("response")
         if response is None:

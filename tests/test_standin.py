@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.client
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -687,3 +689,190 @@ def test_module_runs_as_a_process_and_answers_curl() -> None:
             stderr = proc.stderr.read()
             proc.stderr.close()
     assert "Traceback" not in stderr
+
+
+# --------------------------------------------------------------------------- #
+# Vertex AI and Bedrock paths
+# --------------------------------------------------------------------------- #
+
+VERTEX_MODEL = "claude-sonnet-4-5@20250929"
+BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+BEDROCK_PATH = "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0"  # as the AWS SDKs quote it
+
+
+@pytest.fixture
+def vertex(api: StandIn) -> Iterator[anthropic.AnthropicVertex]:
+    """The SDK's own Vertex client (the URL scheme Claude Code uses), with a dummy token."""
+    with anthropic.AnthropicVertex(
+        region="us-east5",
+        project_id="proj",
+        access_token="ya29.test-token",
+        base_url=f"{api.url}/v1",
+        http_client=httpx2.Client(trust_env=False),
+        max_retries=0,
+    ) as c:
+        yield c
+
+
+def test_vertex_stream_raw_predict_is_sse_and_raw_predict_json(
+    api: StandIn, vertex: anthropic.AnthropicVertex
+) -> None:
+    api.responder = Scripted([Reply.text("from vertex", usage=USAGE)])
+    with vertex.messages.stream(model=VERTEX_MODEL, max_tokens=5, messages=USER) as stream:
+        streamed = stream.get_final_message()
+    message = vertex.messages.create(model=VERTEX_MODEL, max_tokens=5, messages=USER)
+    for answer in (streamed, message):
+        assert answer.content[0].type == "text" and answer.content[0].text == "from vertex"
+        assert answer.model == VERTEX_MODEL  # the URL's model: the body has none
+        assert answer.usage.cache_read_input_tokens == 4000
+    first, second = api.message_requests
+    base = "/v1/projects/proj/locations/us-east5/publishers/anthropic/models/"
+    assert first.path == base + VERTEX_MODEL + ":streamRawPredict" and first.is_stream
+    assert second.path == base + VERTEX_MODEL + ":rawPredict" and not second.is_stream
+    assert first.provider == second.provider == "vertex"
+    assert "model" not in first.body and "anthropic_version" in first.body
+    assert first.headers["authorization"] == "Bearer ya29.test-token"
+
+
+def test_vertex_count_tokens_and_unknown_methods(api: StandIn) -> None:
+    base = "/v1/projects/proj/locations/global/publishers/anthropic/models/"
+    body = {"messages": USER}
+    resp = post(api, base + "count-tokens:rawPredict", body)
+    assert resp.status == 200 and json.loads(resp.read()) == {
+        "input_tokens": len(json.dumps(body)) // 4
+    }
+    assert post(api, base + VERTEX_MODEL + ":predict", body).status == 404
+    assert post(api, "/v1/projects/p/publishers/anthropic/models/m:rawPredict", body).status == 404
+
+
+def read_frames(data: bytes) -> list[tuple[dict[str, str], bytes]]:
+    """An independent reader of AWS event-stream frames (string headers), checking both CRCs."""
+    frames = []
+    while data:
+        total, header_length, prelude_crc = struct.unpack(">III", data[:12])
+        assert zlib.crc32(data[:8]) == prelude_crc
+        assert zlib.crc32(data[: total - 4]) == struct.unpack(">I", data[total - 4 : total])[0]
+        headers, raw = {}, data[12 : 12 + header_length]
+        while raw:
+            name_length = raw[0]
+            name = raw[1 : 1 + name_length].decode()
+            assert raw[1 + name_length] == 7  # a string value
+            (value_length,) = struct.unpack(">H", raw[2 + name_length : 4 + name_length])
+            headers[name] = raw[4 + name_length : 4 + name_length + value_length].decode()
+            raw = raw[4 + name_length + value_length :]
+        frames.append((headers, data[12 + header_length : total - 4]))
+        data = data[total:]
+    return frames
+
+
+def chunk_events(frames: list[tuple[dict[str, str], bytes]]) -> list[dict[str, object]]:
+    """The Messages stream events inside Bedrock `chunk` frames."""
+    events = []
+    for headers, payload in frames:
+        assert headers == {
+            ":event-type": "chunk",
+            ":content-type": "application/json",
+            ":message-type": "event",
+        }
+        events.append(json.loads(base64.b64decode(json.loads(payload)["bytes"])))
+    return events
+
+
+def test_bedrock_invoke_with_response_stream_answers_event_stream_frames(api: StandIn) -> None:
+    api.responder = Scripted(
+        [Reply.tool_use("Read", {"file_path": "/x"}, usage=USAGE, tool_id="toolu_1")]
+    )
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5, "messages": USER}
+    resp = post(api, BEDROCK_PATH + "/invoke-with-response-stream", body)
+    assert resp.status == 200
+    assert resp.getheader("content-type") == "application/vnd.amazon.eventstream"
+    assert resp.getheader("transfer-encoding") == "chunked"
+    events = chunk_events(read_frames(resp.read()))
+    assert [e["type"] for e in events] == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    assert events[0]["message"]["model"] == BEDROCK_MODEL
+    assert events[-2]["usage"] == USAGE
+    assert events[-1]["amazon-bedrock-invocationMetrics"] == {
+        "inputTokenCount": 12,
+        "outputTokenCount": 56,
+        "invocationLatency": 1000,
+        "firstByteLatency": 100,
+    }
+    (recorded,) = api.message_requests
+    assert recorded.provider == "bedrock" and recorded.is_stream
+    assert recorded.route is not None and recorded.route.model == BEDROCK_MODEL
+
+
+def test_bedrock_frames_arrive_one_chunk_each_as_paced(api: StandIn) -> None:
+    api.responder = Scripted([Reply.text("paced", stream_duration_s=0.4, delta_pieces=1)])
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
+    conn.request("POST", BEDROCK_PATH + "/invoke-with-response-stream", body=b"{}")
+    resp = conn.getresponse()
+    arrivals = []
+    while chunk := resp.read1():  # http.client undoes the chunking, one chunk per read1 here
+        arrivals.append((time.monotonic(), chunk))
+    frames = [f for _, chunk in arrivals for f in read_frames(chunk)]
+    assert len(frames) == len(arrivals) == 7  # no frame split across chunks, none merged
+    assert arrivals[-1][0] - arrivals[0][0] >= 0.3
+
+
+def test_bedrock_invoke_is_json_and_errors_are_bedrock_shaped(api: StandIn) -> None:
+    api.responder = Scripted([Reply.text("plain", usage=USAGE), Reply.rate_limited()])
+    resp = post(api, BEDROCK_PATH + "/invoke", {"messages": USER})
+    assert resp.status == 200 and resp.getheader("content-type") == "application/json"
+    message = json.loads(resp.read())
+    assert message["content"] == [{"type": "text", "text": "plain"}]
+    assert message["model"] == BEDROCK_MODEL and message["usage"] == USAGE
+    resp = post(api, BEDROCK_PATH + "/invoke", {"messages": USER})
+    assert resp.status == 429
+    assert resp.getheader("x-amzn-errortype", "").startswith("ThrottlingException:")
+    assert json.loads(resp.read()) == {"message": "Rate limited"}
+    resp = post(api, BEDROCK_PATH + "/count-tokens", {"messages": USER})
+    assert resp.status == 200 and "input_tokens" in json.loads(resp.read())
+
+
+def test_bedrock_exception_frame_ends_the_stream(api: StandIn) -> None:
+    api.responder = Scripted([Reply.text("never finished", stream_error=True)])
+    resp = post(api, BEDROCK_PATH + "/invoke-with-response-stream", {"messages": USER})
+    frames = read_frames(resp.read())  # a clean end: the whole body arrives
+    assert len(frames) == 4
+    assert [e["type"] for e in chunk_events(frames[:3])] == [
+        "message_start",
+        "content_block_start",
+        "ping",
+    ]
+    headers, payload = frames[-1]
+    assert headers[":message-type"] == "exception"
+    assert headers[":exception-type"] == "throttlingException"
+    assert json.loads(payload) == {"message": "stand-in throttlingException"}
+
+
+def test_bedrock_stream_cut_in_the_middle_of_a_frame(api: StandIn) -> None:
+    api.responder = Scripted([Reply.text("cut short", abort_after_events=2)])
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
+    conn.request("POST", BEDROCK_PATH + "/invoke-with-response-stream", body=b"{}")
+    resp = conn.getresponse()
+    received = b""
+    with pytest.raises((http.client.IncompleteRead, ConnectionResetError)):
+        while chunk := resp.read1():
+            received += chunk
+    lengths, at = [], 0
+    while at + 4 <= len(received):
+        (total,) = struct.unpack(">I", received[at : at + 4])
+        lengths.append(total)
+        at += total
+    assert len(lengths) == 3 and at > len(received)  # two whole frames, then part of a third
+    whole = received[: lengths[0] + lengths[1]]
+    assert [e["type"] for e in chunk_events(read_frames(whole))] == [
+        "message_start",
+        "content_block_start",
+    ]

@@ -1,4 +1,4 @@
-"""`python -m analyze usage [--since D] [--until D] [--by day|model|session] [--json]`.
+"""`python -m analyze usage [--since D] [--until D] [--by day|model|provider|session] [--json]`.
 
 Parses the arguments, runs `analyze.usage.scan.build_report` and prints it
 with `analyze.usage.render`: the table or the JSON lines on stdout, footnotes
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--by",
         choices=BY_CHOICES,
         default="day",
-        help="one row per day (default), model or session, per scope",
+        help="one row per day (default), model, provider or session, per scope",
     )
     parser.add_argument(
         "--json", action="store_true", help="one JSON object per row and line, for jq"
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         until=until,
         state_dir=cfg.analyze.state_dir,
         progress=sys.stderr,
+        use_database=cfg.usage.genai_prices,
     )
     config_name = str(cfg.path) if cfg.path is not None else "config.yaml"
     try:

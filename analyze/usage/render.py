@@ -9,6 +9,9 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from analyze.usage import database
+from analyze.usage.models import DEFAULT_PROVIDER, bedrock_id, first_party
+from analyze.usage.prices import CONFIG_SOURCE, DATABASE_SOURCE, undated
 from analyze.usage.scan import Report, Row
 
 REASONS: dict[str, str] = {
@@ -35,6 +38,7 @@ def row_json(row: Row) -> dict[str, Any]:
         **row.tokens.to_usage(),
         "cost_usd": None if cost is None else round(cost, 9),
         "incomplete": row.incomplete,
+        "priced_by": dict(sorted(row.sources.items())),
     }
 
 
@@ -87,8 +91,8 @@ def json_rows(report: Report) -> Iterator[str]:
 
 
 def footer(report: Report) -> list[str]:
-    """Lines about what was counted specially: incomplete exchanges, duplicates."""
-    lines = []
+    """Lines about how it was counted: the price sources, incomplete exchanges, duplicates."""
+    lines = price_sources(report)
     if report.incomplete:
         n = sum(report.incomplete.values())
         named = sorted(
@@ -105,6 +109,26 @@ def footer(report: Report) -> list[str]:
             f"duplicates: {report.duplicates} capture(s) of a response already counted, skipped"
         )
     return lines
+
+
+def price_sources(report: Report) -> list[str]:
+    """One line naming which source priced which model (on which provider), or none."""
+    named: dict[str, list[str]] = {CONFIG_SOURCE: [], DATABASE_SOURCE: []}
+    for (model, provider), source in report.price_sources.items():
+        label = model if provider == DEFAULT_PROVIDER else f"{model} ({provider})"
+        if source.source == DATABASE_SOURCE and source.matched not in (
+            model,
+            bedrock_id(model),
+            undated(first_party(model)),
+        ):
+            label += f" as {source.matched}"
+        named[source.source].append(label)
+    parts = []
+    if named[CONFIG_SOURCE]:
+        parts.append(f"{CONFIG_SOURCE} for " + ", ".join(named[CONFIG_SOURCE]))
+    if named[DATABASE_SOURCE]:
+        parts.append(f"{database.NAME} for " + ", ".join(named[DATABASE_SOURCE]))
+    return ["prices: " + "; ".join(parts)] if parts else []
 
 
 def notes(report: Report, *, config_name: str, make: Callable[[str], str]) -> list[str]:
@@ -127,10 +151,15 @@ def notes(report: Report, *, config_name: str, make: Callable[[str], str]) -> li
             + ("; ..." if report.bad > len(report.bad_examples) else "")
         )
     if report.unpriced_models:
-        lines.append(
-            f"warning: no price for {', '.join(report.unpriced_models)} in usage.prices"
-            f" ({config_name}); their cost shows as ?"
-        )
+        lines.append(unpriced_warning(report.unpriced_models, config_name=config_name))
     if report.ledger_problem:
         lines.append(f"warning: {report.ledger_problem}")
     return lines
+
+
+def unpriced_warning(models: list[str], *, config_name: str) -> str:
+    """The warning naming models without a price (the usage report's and `status`'s)."""
+    return (
+        f"warning: no price for {', '.join(models)} in usage.prices ({config_name})"
+        f" nor in {database.NAME}; their cost shows as ?"
+    )

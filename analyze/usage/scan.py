@@ -22,6 +22,11 @@ file (`analyze.captures.parse`). Files the reader rejects
 (`analyze.captures.BadCapture`) are counted and named in `Report.bad_examples`;
 any other exception is a bug and propagates.
 
+Each request is priced by `analyze.usage.prices.Pricer` (config override,
+else genai-prices) with its model as the capture names it, its provider and
+its time; `--by model` groups a model's Bedrock and Vertex ids with its
+first-party id (`analyze.usage.models.first_party`).
+
 `analyzer_spend()` is the same sum over the ledger's calls alone (for `status`).
 """
 
@@ -31,23 +36,26 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from analyze.captures import BadCapture, CaptureRef, iter_captures, read_capture_sized
-from analyze.conversation import model as model_of
 from analyze.conversation import scope as scope_of
 from analyze.conversation import session_id
 from analyze.ledger import Call, Ledger
 from analyze.progress import Progress
-from analyze.usage.prices import UNKNOWN_MODEL, Pricer
+from analyze.usage.models import DEFAULT_PROVIDER, first_party, model_of, provider_of
+from analyze.usage.prices import UNKNOWN_MODEL, Pricer, Source
 from glass.tokens import ZERO, Price, Tokens
 
-By = Literal["day", "model", "session"]
-BY_CHOICES: tuple[By, ...] = ("day", "model", "session")
+By = Literal["day", "model", "provider", "session"]
+BY_CHOICES: tuple[By, ...] = ("day", "model", "provider", "session")
 SCOPES = ("main", "side", "analyzer")
 ANALYZER_KEY = "analyzer"
 """The key of the analyzer's spend in `--by session` (its calls have no session)."""
+ANALYZER_PROVIDER = DEFAULT_PROVIDER
+"""The provider the analyzer's own calls are priced at and shown under (`--by provider`)."""
 PROGRESS_MIN_FILES = 3000
 BAD_EXAMPLES = 3
 
@@ -65,6 +73,8 @@ class Row:
     """Cost of the requests whose model has a price."""
     unpriced: int = 0
     """Requests with tokens but no price: the row's cost is unknown."""
+    sources: dict[str, str | None] = field(default_factory=dict)
+    """Model (as the captures name it) -> the source that priced it, None for no price."""
 
     @property
     def cost_usd(self) -> float | None:
@@ -76,17 +86,31 @@ class Row:
         self.incomplete += other.incomplete
         self.priced_usd += other.priced_usd
         self.unpriced += other.unpriced
+        for model, source in other.sources.items():
+            if self.sources.get(model) is None:
+                self.sources[model] = source
 
-    def charge(self, tokens: Tokens, *, model: str | None, pricer: Pricer) -> None:
+    def charge(
+        self,
+        tokens: Tokens,
+        *,
+        model: str | None,
+        provider: str,
+        at: datetime | None,
+        pricer: Pricer,
+    ) -> None:
         """Add one request's tokens and their cost, or mark the row unpriced."""
         if not tokens:
             return  # nothing billed: no price needed
         self.tokens += tokens
-        price = pricer.price_or_note(model)
-        if price is None:
+        cost = pricer.cost(tokens, model=model, provider=provider, at=at)
+        name = model or UNKNOWN_MODEL
+        if cost is None:
             self.unpriced += 1
-        else:
-            self.priced_usd += tokens.cost(price)
+            self.sources.setdefault(name, None)
+            return
+        self.priced_usd += cost
+        self.sources[name] = pricer.sources[(name, provider)].source
 
 
 @dataclass(kw_only=True)
@@ -106,6 +130,9 @@ class Report:
     incomplete: Counter[str] = field(default_factory=Counter)
     """Incomplete exchanges by reason (see `incomplete_reason`)."""
     unpriced_models: list[str] = field(default_factory=list)
+    """Models with tokens and no price, as `model` or `model (provider)` off the Anthropic API."""
+    price_sources: dict[tuple[str, str], Source] = field(default_factory=dict)
+    """(model, provider) -> the source that priced it."""
     ledger_problem: str | None = None
 
 
@@ -196,20 +223,30 @@ class _Scan:
             self.duplicates += 1
             return
         model = model_of(doc)
-        row = self.row(self._key(doc, day=day, model=model), scope_of(doc, endpoint))
+        provider = provider_of(doc)
+        key = self._key(doc, day=day, model=model, provider=provider)
+        row = self.row(key, scope_of(doc, endpoint))
         self.seen.add(identity)
         row.requests += 1
         reason = incomplete_reason(doc, response, body, usage, endpoint)
         if reason is not None:
             row.incomplete += 1
             self.incomplete[reason] += 1
-        row.charge(Tokens.from_usage(usage), model=model, pricer=self.pricer)
+        row.charge(
+            Tokens.from_usage(usage),
+            model=model,
+            provider=provider,
+            at=when(doc.get("captured_at")),
+            pricer=self.pricer,
+        )
 
-    def _key(self, doc: dict[str, Any], *, day: str, model: str | None) -> str:
+    def _key(self, doc: dict[str, Any], *, day: str, model: str | None, provider: str) -> str:
         if self.by == "day":
             return day
         if self.by == "model":
-            return model or UNKNOWN_MODEL
+            return first_party(model) if model else UNKNOWN_MODEL
+        if self.by == "provider":
+            return provider
         return session_id(doc)
 
     def add_call(self, call: Call) -> None:
@@ -217,7 +254,9 @@ class _Scan:
         if self.by == "day":
             key = call.at[:10]  # local ISO time: its date is the local day
         elif self.by == "model":
-            key = call.model
+            key = first_party(call.model)
+        elif self.by == "provider":
+            key = ANALYZER_PROVIDER
         else:
             key = ANALYZER_KEY
         row = self.row(key, "analyzer")
@@ -229,17 +268,45 @@ class _Scan:
             row.tokens += call.tokens
             row.priced_usd += call.cost_usd
             return
-        row.charge(call.tokens, model=call.model, pricer=self.pricer)
+        row.charge(
+            call.tokens,
+            model=call.model,
+            provider=ANALYZER_PROVIDER,
+            at=when(call.at),
+            pricer=self.pricer,
+        )
 
 
-def analyzer_spend(calls: Iterable[Call], prices: dict[str, Price]) -> Spend:
-    """Tokens and cost of the analyzer's own calls, summed (for `status`)."""
-    scan = _Scan(by="session", pricer=Pricer(prices))
+def when(value: Any) -> datetime | None:
+    """An ISO 8601 time (`captured_at`, a ledger call's `at`), or None (priced as of now)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def missing_labels(pricer: Pricer) -> list[str]:
+    """The models without a price, named `model`, or `model (provider)` off the Anthropic API."""
+    return sorted(
+        {m if p == DEFAULT_PROVIDER else f"{m} ({p})" for m, p in pricer.missing},
+        key=str.lower,
+    )
+
+
+def analyzer_spend(
+    calls: Iterable[Call], prices: dict[str, Price], *, use_database: bool = True
+) -> Spend:
+    """Tokens and cost of the analyzer's own calls, summed (for `status`), priced like the report."""
+    scan = _Scan(by="session", pricer=Pricer(prices, use_database=use_database))
     for call in calls:
         scan.add_call(call)
     total = total_of(scan.rows.values())
     return Spend(
-        tokens=total.tokens, cost_usd=total.cost_usd, unpriced_models=sorted(scan.pricer.missing)
+        tokens=total.tokens,
+        cost_usd=total.cost_usd,
+        unpriced_models=missing_labels(scan.pricer),
     )
 
 
@@ -274,16 +341,18 @@ def build_report(
     until: str | None = None,
     state_dir: Path | None = None,
     progress: TextIO | None = None,
+    use_database: bool = True,
 ) -> Report:
     """Add up every capture under `captures_dir` (and the ledger in `state_dir`).
 
-    `since` / `until` are inclusive `YYYY-MM-DD` days. `progress` is the
-    stream for a progress bar, shown when it is a terminal and there are more
-    than PROGRESS_MIN_FILES files.
+    `prices` is `usage.prices` (the override); `use_database` is
+    `usage.genai_prices` (False: `prices` alone). `since` / `until` are
+    inclusive `YYYY-MM-DD` days. `progress` is the stream for a progress bar,
+    shown when it is a terminal and there are more than PROGRESS_MIN_FILES files.
     """
     if by not in BY_CHOICES:
         raise ValueError(f"by must be one of {BY_CHOICES}, not {by!r}")
-    pricer = Pricer(prices)
+    pricer = Pricer(prices, use_database=use_database)
     scan = _Scan(by=by, pricer=pricer)
     bar = _progress_bar(captures_dir, since, until, progress)
     try:
@@ -309,7 +378,8 @@ def build_report(
         bad_examples=scan.bad_examples,
         duplicates=scan.duplicates,
         incomplete=scan.incomplete,
-        unpriced_models=sorted(pricer.missing),
+        unpriced_models=missing_labels(pricer),
+        price_sources=dict(sorted(pricer.sources.items())),
         ledger_problem=ledger_problem,
     )
 
@@ -341,7 +411,7 @@ def total_of(rows: Iterable[Row]) -> Row:
 
 
 def _sorted_rows(rows: Iterable[Row], *, by: By) -> list[Row]:
-    """Days oldest first; models and sessions by cost, then tokens, largest first.
+    """Days oldest first; models, providers and sessions by cost, then tokens, largest first.
 
     Within a key: main, side, analyzer. The `analyzer` session comes last.
     """

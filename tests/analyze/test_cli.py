@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import time
 from pathlib import Path
+
+import pytest
 
 from analyze import cli
 from tests.analyzer_harness import (
@@ -105,3 +108,41 @@ def test_list_marks_the_sources_retention_deleted_as_gone(tmp_path: Path) -> Non
     out = analyze(config, "list", "--all").stdout  # --all: the two may be near-duplicates
     assert f"from {kept}\n" in out
     assert f"from {dropped} (gone)\n" in out
+
+
+def test_status_prices_the_analyzer_like_the_usage_report(tmp_path: Path, capsys) -> None:
+    from analyze.ledger import Call, Ledger
+    from analyze.usage import database
+    from glass.tokens import Tokens
+
+    config = write_config(tmp_path, base_url=None)
+    ledger = Ledger(tmp_path / "captures" / ".analyze")
+    tokens = Tokens(input=20_000, cache_write_5m=1_000, cache_write_1h=4_000, output=900)
+    for n in range(3):
+        at = f"{DAY}T1{n}:00:00+00:00"
+        ledger.record_call(
+            Call(at=at, backend="anthropic", model="claude-haiku-5-5", ok=True, tokens=tokens)
+        )
+    ledger.close()
+
+    assert cli.main(["status", "--config", str(config), "--json"]) == 0
+    spend = json.loads(capsys.readouterr().out)
+    assert cli.main(["usage", "--config", str(config), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (analyzer,) = rows
+    assert analyzer["scope"] == "analyzer" and analyzer["priced_by"] == {
+        "claude-haiku-5-5": "genai-prices"
+    }
+    # anthropic.com/pricing, Haiku 5.5 per MTok: input $0.10, 5-minute write $0.125,
+    # 1-hour write $0.20, output $0.50
+    one = (20_000 * 0.10 + 1_000 * 0.125 + 4_000 * 0.20 + 900 * 0.50) / 1e6
+    assert spend["cost_usd"] == pytest.approx(3 * one) == analyzer["cost_usd"]
+    assert spend["unpriced_models"] == []
+
+    ledger = Ledger(tmp_path / "captures" / ".analyze")
+    unknown = Call(at=f"{DAY}T13:00:00+00:00", backend="anthropic", model="claude-x", ok=True)
+    ledger.record_call(dataclasses.replace(unknown, tokens=tokens))
+    ledger.close()
+    assert cli.main(["status", "--config", str(config)]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("spend")]
+    assert line.endswith(f"cost ? (no price for claude-x in usage.prices nor in {database.NAME})")

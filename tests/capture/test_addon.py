@@ -14,6 +14,7 @@ from mitmproxy.test import taddons, tflow, tutils
 
 from capture import addon as capture_addon
 from tests import corpus
+from tests import eventstream_frames as frames
 
 BODY = {
     "model": "claude-sonnet-4",
@@ -198,10 +199,9 @@ def test_count_tokens_and_extra_hosts_paths(tmp_path):
         tctx.configure(
             a,
             capture_dir=str(tmp_path),
-            capture_hosts=["API.example.org"],
-            capture_paths=["/v1/messages", "/v2/"],
+            capture_providers=["gateway API.example.org /v1/messages,/v2"],
         )
-        for path in ("/v1/messages/count_tokens", "/v2/thing?x=1"):
+        for path in ("/v1/messages/count_tokens", "/v2/thing?x=1", "/v2x", "/v1/messagesX"):
             a.request(make_flow(host="api.example.org", path=path))
         a.request(make_flow())  # api.anthropic.com is no longer configured
         a.done()
@@ -302,9 +302,13 @@ def test_bad_options_are_rejected(tmp_path):
     a = capture_addon.Capture()
     with taddons.context(a) as tctx:
         with pytest.raises(exceptions.OptionsError):
-            tctx.configure(a, capture_paths=["v1/messages"])
+            tctx.configure(a, capture_providers=["anthropic api.anthropic.com v1/messages"])
         with pytest.raises(exceptions.OptionsError):
-            tctx.configure(a, capture_hosts=[])
+            tctx.configure(a, capture_providers=[])
+        with pytest.raises(exceptions.OptionsError, match="name must be one of"):
+            tctx.configure(a, capture_providers=["openai api.openai.com /v1/chat"])
+        with pytest.raises(exceptions.OptionsError, match="NAME HOST"):
+            tctx.configure(a, capture_providers=["anthropic api.anthropic.com"])
         a.done()
 
 
@@ -414,3 +418,76 @@ def test_a_flow_ending_after_shutdown_is_logged_not_raised(tmp_path, caplog):
     assert "failed" not in caplog.text  # a warning of ours, not a hook's swallowed exception
     (path,) = files_in(tmp_path / "captures")  # the request, written before the shutdown
     assert "response" not in json.loads(path.read_text())
+
+
+# -- Bedrock and Vertex -----------------------------------------------------------------
+
+BEDROCK_HOST = "bedrock-runtime.us-east-1.amazonaws.com"
+BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+VERTEX_PATH = (
+    "/v1/projects/proj/locations/us-east5/publishers/anthropic/models/"
+    "claude-sonnet-4-5@20250929:streamRawPredict"
+)
+CLOUD_BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "messages": []}
+
+
+def test_a_bedrock_event_stream_is_teed_and_reassembled(cap, tmp_path):
+    f = make_flow(
+        host=BEDROCK_HOST,
+        path="/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream",
+        body=CLOUD_BODY,
+        headers={"x-amz-security-token": "IQoJ-secret", "authorization": "AWS4-HMAC-SHA256 x"},
+    )
+    cap.request(f)
+    f.response = tutils.tresp(
+        content=None, headers=http.Headers(content_type="application/vnd.amazon.eventstream")
+    )
+    cap.responseheaders(f)
+    assert callable(f.response.stream)
+    raw = frames.from_sse(SSE, metrics=frames.METRICS)
+    chunks = [raw[i : i + 101] for i in range(0, len(raw), 101)]  # frames split anywhere
+    passed = [f.response.stream(c) for c in chunks] + [f.response.stream(b"")]
+    assert passed[:-1] == chunks  # the frames reach the client untouched, as they arrive
+    cap.response(f)
+    cap.flush()
+    (path,) = files_in(tmp_path / "captures")
+    assert path.name.endswith("_messages.json")
+    rec = json.loads(path.read_text())
+    assert (rec["provider"], rec["model"]) == ("bedrock", BEDROCK_MODEL)
+    assert (
+        rec["headers"]["x-amz-security-token"] == rec["headers"]["authorization"] == ("[REDACTED]")
+    )
+    resp = rec["response"]
+    assert resp["streamed"] is True and resp["complete"] is True
+    assert resp["body"]["content"][1]["input"]["todos"][0]["content"] == "Create weather folder"
+    assert resp["amazon-bedrock-invocationMetrics"] == frames.METRICS
+    assert b"IQoJ-secret" not in path.read_bytes()
+
+
+def test_a_vertex_stream_and_a_count_tokens_call(cap, tmp_path):
+    f = make_flow(host="us-east5-aiplatform.googleapis.com", path=VERTEX_PATH, body=CLOUD_BODY)
+    cap.request(f)
+    f.response = tutils.tresp(content=None, headers=http.Headers(content_type="text/event-stream"))
+    cap.responseheaders(f)
+    f.response.stream(SSE)
+    f.response.stream(b"")
+    cap.response(f)
+    count = VERTEX_PATH.replace(
+        "claude-sonnet-4-5@20250929:streamRawPredict", "count-tokens:rawPredict"
+    )
+    cap.request(make_flow(host="aiplatform.googleapis.com", path=count, body=CLOUD_BODY))
+    cap.flush()
+    first, second = files_in(tmp_path / "captures")
+    assert first.name.endswith("_messages.json") and second.name.endswith("_count_tokens.json")
+    rec = json.loads(first.read_text())
+    assert (rec["provider"], rec["model"]) == ("vertex", "claude-sonnet-4-5@20250929")
+    assert rec["response"]["complete"] is True
+    assert json.loads(second.read_text())["provider"] == "vertex"
+
+
+def test_other_cloud_calls_are_not_captured(cap, tmp_path):
+    cap.request(make_flow(host=BEDROCK_HOST, path=f"/model/{BEDROCK_MODEL}/converse"))
+    cap.request(make_flow(host="bedrock.us-east-1.amazonaws.com", path="/foundation-models"))
+    cap.request(make_flow(host="evil.test", path=VERTEX_PATH))
+    cap.flush()
+    assert files_in(tmp_path / "captures") == []

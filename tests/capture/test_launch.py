@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from capture import launch
-from glass.config import CaptureConfig
+from glass.config import DEFAULT_PROVIDERS, CaptureConfig, ProviderConfig
 from glass.hints import make_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,17 +19,18 @@ def cfg(tmp_path, **kw):
 
 
 def test_proxy_command_loads_the_addon_with_the_configured_options(tmp_path):
+    gateway = ProviderConfig(name="gateway", hosts=["x.test"], paths=["/llm/v1/messages"])
     cmd = launch.proxy_command(
-        cfg(tmp_path, hosts=["api.anthropic.com", "x.test"]), extra=["--flag"]
+        cfg(tmp_path, providers=[*DEFAULT_PROVIDERS[:1], gateway]), extra=["--flag"]
     )
     assert Path(cmd[0]).name == "mitmdump"
     assert cmd[cmd.index("--scripts") + 1] == str(ROOT / "capture" / "addon.py")
     assert cmd[cmd.index("--listen-host") + 1] == "127.0.0.1"
     sets = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--set"]
     assert f"capture_dir={tmp_path / 'caps'}" in sets and f"confdir={tmp_path / 'conf'}" in sets
-    assert [s for s in sets if s.startswith("capture_hosts=")] == [
-        "capture_hosts=api.anthropic.com",
-        "capture_hosts=x.test",
+    assert [s for s in sets if s.startswith("capture_providers=")] == [
+        "capture_providers=anthropic api.anthropic.com /v1/messages",
+        "capture_providers=gateway x.test /llm/v1/messages",
     ]
     assert cmd[-1] == "--flag"
 
@@ -301,3 +302,53 @@ def test_started_line_is_one_line_with_the_log_and_how_to_stop_it(tmp_path):
     assert "\n" not in line
     assert "pid 4242" in line and str(tmp_path / "proxy.log") in line
     assert "`make down CONFIG=other.yaml`" in line
+
+
+def test_run_claude_with_a_provider_it_cannot_set_up_is_one_line_and_starts_nothing(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("capture:\n  confdir: conf\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CLAUDE_CODE_USE_BEDROCK": "1"}
+    base = [sys.executable, "-m", "capture", "--config", str(config), "run-claude"]
+    for provider, expected in [
+        (
+            "vertex",
+            "PROVIDER=vertex, but CLAUDE_CODE_USE_BEDROCK=1 is set in your environment; "
+            "unset one of them",
+        ),
+        ("azure", "PROVIDER=azure: must be one of anthropic, bedrock, vertex"),
+    ]:
+        done = subprocess.run(
+            [*base, "--provider", provider, "--claude", "/bin/true"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 2
+        assert done.stderr.splitlines() == [f"error: {expected}"]
+    assert not (tmp_path / "captures").exists() and not (tmp_path / "conf").exists()
+
+
+def test_preflight_says_what_the_configured_hosts_capture(tmp_path):
+    c = cfg(tmp_path)
+    assert launch.preflight(c, env={}) == (
+        "Glass: Claude Code calls the Anthropic API at api.anthropic.com: "
+        "captured as provider anthropic"
+    )
+    line = launch.preflight(c, env={"ANTHROPIC_BASE_URL": "https://gw.example"})
+    assert "nothing would be captured" in line
+    bedrock = launch.preflight(c, env={"CLAUDE_CODE_USE_BEDROCK": "1", "AWS_REGION": "eu-west-3"})
+    assert bedrock.endswith("bedrock-runtime.eu-west-3.amazonaws.com: captured as provider bedrock")
+    vertex = launch.preflight(c, env={"CLAUDE_CODE_USE_VERTEX": "1", "CLOUD_ML_REGION": "global"})
+    assert vertex.endswith("at aiplatform.googleapis.com: captured as provider vertex")
+
+
+def test_preflight_follows_a_configured_gateway_entry(tmp_path):
+    gateway = ProviderConfig(name="gateway", hosts=["llm.corp.example"], paths=["/anthropic"])
+    c = cfg(tmp_path, providers=[*DEFAULT_PROVIDERS, gateway])
+    env = {"ANTHROPIC_BASE_URL": "https://llm.corp.example/anthropic"}
+    assert launch.preflight(c, env=env).endswith("captured as provider gateway")
+    elsewhere = {"ANTHROPIC_BASE_URL": "https://llm.corp.example/other"}
+    assert "nothing would be captured" in launch.preflight(c, env=elsewhere)

@@ -15,6 +15,7 @@ except ImportError:
 
 from capture import record
 from tests import corpus
+from tests import eventstream_frames as frames
 
 BODY = {"model": "claude-sonnet-4", "messages": [{"role": "user", "content": "Grüße 👋"}]}
 
@@ -46,7 +47,8 @@ def test_request_record_keys_and_redaction():
         ("anthropic-beta", "y"),
     ]
     rec = record.request_record(req(json.dumps(BODY).encode(), headers))
-    assert list(rec) == ["captured_at", "method", "url", "headers", "request"]
+    assert list(rec) == ["captured_at", "method", "url", "provider", "model", "headers", "request"]
+    assert (rec["provider"], rec["model"]) == ("anthropic", BODY["model"])
     assert rec["url"].endswith("/v1/messages?beta=true")
     assert rec["captured_at"].endswith(("+00:00", "Z")) or rec["captured_at"][-6] in "+-"
     assert rec["headers"] == {
@@ -184,3 +186,124 @@ def test_html_error_page_is_kept_as_text():
 def test_empty_response_body():
     out = record.response_record(resp(b""))
     assert out["body"] is None and "body_text" not in out
+
+
+# -- providers: model from the URL, Bedrock streams, cloud credentials ---------------------
+
+BEDROCK_URL = (
+    "https://bedrock-runtime.us-east-1.amazonaws.com/model/"
+    "us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream"
+)
+VERTEX_URL = (
+    "https://us-east5-aiplatform.googleapis.com/v1/projects/proj/locations/us-east5/"
+    "publishers/anthropic/models/claude-sonnet-4-5@20250929:streamRawPredict"
+)
+CLOUD_BODY = {"anthropic_version": "vertex-2023-10-16", "stream": True, "messages": []}
+
+
+@pytest.mark.parametrize(
+    ("url", "provider", "model"),
+    [
+        (BEDROCK_URL, "bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        (VERTEX_URL, "vertex", "claude-sonnet-4-5@20250929"),
+    ],
+)
+def test_the_model_comes_from_the_url_when_the_body_has_none(url, provider, model):
+    snap = record.RequestSnapshot(
+        started=1.0,
+        method="POST",
+        url=url,
+        headers=(),
+        raw=json.dumps(CLOUD_BODY).encode(),
+        provider=provider,
+    )
+    rec = record.request_record(snap)
+    assert (rec["provider"], rec["model"], rec["request"]) == (provider, model, CLOUD_BODY)
+
+
+def test_the_body_s_model_wins_and_none_is_null():
+    named = {**CLOUD_BODY, "model": "claude-opus-4-8"}
+    assert record.request_record(req(json.dumps(named).encode(), url=BEDROCK_URL))["model"] == (
+        "claude-opus-4-8"
+    )
+    assert record.request_record(req(b"not json"))["model"] is None
+    assert record.request_record(req(json.dumps({"model": 3}).encode()))["model"] is None
+
+
+def test_a_bedrock_stream_is_reassembled_with_its_metrics():
+    sse_body = corpus.MAIN_TURN_SSE.read_bytes()
+    raw = frames.from_sse(sse_body, metrics=frames.METRICS)
+    out = record.response_record(
+        resp(raw, [("content-type", record.BEDROCK_STREAM)], streamed=True)
+    )
+    expected = record.response_record(
+        resp(sse_body, [("content-type", "text/event-stream")], streamed=True)
+    )
+    assert out["body"] == expected["body"] and out["body"]["usage"]["output_tokens"] > 0
+    assert out["complete"] is True and out["amazon-bedrock-invocationMetrics"] == frames.METRICS
+    assert "stream_problems" not in out and "stream_error" not in out
+
+
+def test_a_throttled_bedrock_stream_keeps_the_exception():
+    raw = frames.exception_frame("throttlingException", "Too many requests")
+    out = record.response_record(
+        resp(raw, [("content-type", record.BEDROCK_STREAM)], streamed=True)
+    )
+    assert out["body"] is None and out["complete"] is False
+    assert out["stream_error"] == {"type": "throttlingException", "message": "Too many requests"}
+    assert out["stream_problems"] == ["no message_start in the stream"]
+    assert out["body_text"] == '{"message": "Too many requests"}'
+
+
+def test_a_gzipped_bedrock_stream_cut_mid_way_keeps_what_arrived():
+    raw = gzip.compress(frames.from_sse(corpus.MAIN_TURN_SSE.read_bytes()))[:-30]
+    out = record.response_record(
+        resp(
+            raw,
+            [("content-type", record.BEDROCK_STREAM), ("content-encoding", "gzip")],
+            streamed=True,
+        )
+    )
+    assert out["body"]["content"] and out["complete"] is False
+    assert any("stream cut mid-frame" in p for p in out["stream_problems"])
+
+
+SIGV4 = (
+    "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/bedrock/aws4_request, "
+    "SignedHeaders=host;x-amz-date, Signature=fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024"
+)
+
+
+def test_cloud_credentials_are_redacted_and_the_content_hash_stays():
+    headers = [
+        ("Authorization", SIGV4),
+        ("X-Amz-Security-Token", "IQoJb3JpZ2luX2VjE…"),
+        ("x-amz-content-sha256", "e3b0c44298fc1c149afbf4c8996fb924"),
+        ("x-amz-date", "20260101T000000Z"),
+        ("authorization", "Bearer ABSKQmVkcm9ja0FQSUtleS1example"),  # AWS_BEARER_TOKEN_BEDROCK
+        ("x-upstream", "Bearer ya29.a0AfB_byC-google-oauth"),  # under a name of no secret word
+        ("x-forwarded-sig", "AWS4-HMAC-SHA256 Credential=AKIA…"),
+        ("x-goog-token-ish", "ya29.a0AfB_bare"),
+        ("x-bedrock", "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t"),
+        ("x-goog-user-project", "proj"),
+    ]
+    out = record.redact(tuple(headers))
+    kept = {"x-amz-content-sha256", "x-amz-date", "x-goog-user-project"}
+    assert {k for k, v in out.items() if v != record.REDACTED} == kept
+    assert all(v != record.REDACTED for k, v in headers if k in kept)
+
+
+def test_credential_query_parameters_are_redacted_in_the_url():
+    url = (
+        "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/invoke?X-Amz-Algorithm=AWS4"
+        "&X-Amz-Credential=AKIA%2F2026&X-Amz-Signature=abc&X-Amz-Security-Token=tok&flag&key=AIza"
+    )
+    rec = record.request_record(req(json.dumps(BODY).encode(), url=url))
+    assert rec["url"] == (
+        "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/invoke?X-Amz-Algorithm=AWS4"
+        "&X-Amz-Credential=[REDACTED]&X-Amz-Signature=[REDACTED]"
+        "&X-Amz-Security-Token=[REDACTED]&flag&key=[REDACTED]"
+    )
+    assert record.redact_url("https://api.anthropic.com/v1/messages?beta=true") == (
+        "https://api.anthropic.com/v1/messages?beta=true"
+    )

@@ -200,9 +200,11 @@ def test_the_analyzer_never_talks_through_the_proxy(
     stand-in goes through the proxy (the control), the analyzer's own calls do not."""
     with StandIn(MemoryModel()) as model:
         proxy = start_proxy(
-            capture_dir=capture_dir, extra_args=["--set", "capture_hosts=127.0.0.1"]
+            capture_dir=capture_dir,
+            extra_args=["--set", "capture_providers=gateway 127.0.0.1 /v1/messages"],
         )
-        assert "'127.0.0.1'" in proxy.output() and "'api.anthropic.com'" in proxy.output()
+        assert "gateway 127.0.0.1" in proxy.output()
+        assert "anthropic api.anthropic.com" in proxy.output()
         converse(proxy, standin)
         wait_for_captures(capture_dir, 4)
 

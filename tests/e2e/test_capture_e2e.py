@@ -234,7 +234,7 @@ def test_large_bodies_mitmproxy_streams_are_captured_whole(start_proxy, standin,
             "--set",
             "stream_large_bodies=10k",
             "--set",
-            "capture_hosts=127.0.0.1",
+            "capture_providers=anthropic 127.0.0.1 /v1/messages",
         ),
     )
     client = anthropic.Anthropic(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from glass.config import ConfigError, RecallConfig, load_config
+from glass.config import DEFAULT_PROVIDERS, ConfigError, RecallConfig, load_config
 from glass.contract import MEMORY_KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,15 +21,30 @@ def write(tmp_path, text):
 def test_the_shipped_config_is_valid_and_matches_the_defaults():
     shipped = load_config(ROOT / "config.yaml")
     assert shipped.capture.listen_host == "127.0.0.1" and shipped.capture.listen_port == 8080
-    assert shipped.capture.hosts == ["api.anthropic.com"] and shipped.capture.paths == [
-        "/v1/messages"
-    ]
+    assert shipped.capture.providers == list(DEFAULT_PROVIDERS)  # config.yaml lists them all
     assert shipped.analyze.model == "claude-haiku-5-5" and shipped.analyze.batch_size == 10
     assert shipped.analyze.store == ROOT / "captures" / "memories.jsonl"
     assert shipped.analyze.state_dir == ROOT / "captures" / ".analyze"
     assert shipped.recall == RecallConfig()  # config.yaml states every default
     assert (shipped.capture.compress_after_days, shipped.capture.delete_after_days) == (7, None)
     assert shipped.capture.keep_days_with_memories is True
+
+
+def test_usage_prices_out_of_the_box_with_an_override_per_model(tmp_path):
+    from glass.config import UsageConfig
+
+    assert load_config(ROOT / "config.yaml").usage == UsageConfig()  # genai-prices, no overrides
+    assert UsageConfig().genai_prices is True
+    cfg = load_config(
+        write(
+            tmp_path,
+            "usage:\n  genai_prices: false\n  prices:\n    claude-x: {input: 1, output: 2,"
+            " cache_write_5m: 3, cache_write_1h: 4, cache_read: 5}\n",
+        )
+    ).usage
+    assert cfg.genai_prices is False and cfg.prices["claude-x"].cache_write_1h == 4.0
+    with pytest.raises(ConfigError, match=r"'usage\.genai_prices' must be true or false"):
+        load_config(write(tmp_path, "usage:\n  genai_prices: yes please\n"))
 
 
 def test_compaction_can_be_turned_off(tmp_path):
@@ -87,8 +102,23 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
             "analyze:\n  backend: openai\n",
             "'analyze.backend' must be one of 'anthropic', 'claude-cli'",
         ),
-        ("capture:\n  hosts: api.anthropic.com\n", "'capture.hosts' must be a list"),
-        ("capture:\n  paths: [v1/messages]\n", "'capture.paths' must be a non-empty list of paths"),
+        ("capture:\n  providers: []\n", "'capture.providers' must name at least one provider"),
+        (
+            "capture:\n  providers: [{name: openai, hosts: [x], paths: [/]}]\n",
+            "'capture.providers[0].name' must be one of 'anthropic', 'bedrock'",
+        ),
+        (
+            "capture:\n  providers: [{name: gateway, hosts: [x.test]}]\n",
+            "missing key 'capture.providers[0].paths'",
+        ),
+        (
+            "capture:\n  providers: [{name: gateway, hosts: [https://x.test], paths: [/]}]\n",
+            "'capture.providers[0].hosts' must be a non-empty list of host names or patterns",
+        ),
+        (
+            "capture:\n  providers: [{name: gateway, hosts: [x.test], paths: [v1/messages]}]\n",
+            "'capture.providers[0].paths' must be a non-empty list of paths starting with '/'",
+        ),
         ("capture:\n  listen_port: 70000\n", "'capture.listen_port' must be a port number"),
         ("capture:\n  web_port: 8080\n", "'capture.web_port' must differ from listen_port"),
         ("analyze:\n  max_wait_s: .nan\n", "'analyze.max_wait_s' must be a number"),
@@ -195,3 +225,46 @@ def test_an_htpasswd_file_resolves_against_the_config_folder_and_no_login_is_sho
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, "capture:\n  proxyauth: 's3cret'\n"))
     assert "s3cret" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "capture:\n  hosts: [api.anthropic.com]\n  paths: [/v1/messages]\n",
+            "'capture.hosts' and 'capture.paths' are replaced by 'capture.providers': "
+            "delete them (the default providers include api.anthropic.com /v1/messages)",
+        ),
+        (
+            "capture:\n  hosts: [llm.example.com]\n  paths: [/anthropic/v1/messages]\n",
+            "'capture.hosts' and 'capture.paths' are replaced by 'capture.providers': write them "
+            "as a providers entry: providers: [{hosts: [llm.example.com], name: gateway, "
+            "paths: [/anthropic/v1/messages]}] (see config.yaml)",
+        ),
+        (
+            "capture:\n  hosts: [api.anthropic.com, 127.0.0.1]\n",
+            "'capture.hosts' are replaced by 'capture.providers': write them as a providers "
+            "entry: providers: [{hosts: [api.anthropic.com, 127.0.0.1], name: gateway, "
+            "paths: [/v1/messages]}] (see config.yaml)",
+        ),
+    ],
+)
+def test_old_hosts_and_paths_say_in_one_line_what_to_write(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value) == f"{path}: {expected}"
+
+
+def test_a_gateway_entry_is_read_after_the_defaults(tmp_path):
+    text = (
+        "capture:\n  providers:\n"
+        + "".join(
+            f"    - {{name: {p.name}, hosts: {p.hosts}, paths: {p.paths}}}\n"
+            for p in DEFAULT_PROVIDERS
+        ).replace("'", '"')
+        + "    - {name: gateway, hosts: [llm.example.com], paths: [/anthropic]}\n"
+    )
+    providers = load_config(write(tmp_path, text)).capture.providers
+    assert providers[:3] == list(DEFAULT_PROVIDERS)
+    assert (providers[3].name, providers[3].hosts) == ("gateway", ["llm.example.com"])

@@ -22,6 +22,8 @@ import pytest
 
 from analyze import cli
 from analyze.ledger import Call, Ledger
+from analyze.usage import database
+from analyze.usage.models import first_party
 from glass.tokens import Price, Tokens
 from tests import corpus
 
@@ -40,7 +42,7 @@ TOKEN_KEYS = (
     "cache_read_input_tokens",
     "output_tokens",
 )
-ROW_KEYS = {"key", "scope", "requests", *TOKEN_KEYS, "cost_usd", "incomplete"}
+ROW_KEYS = {"key", "scope", "requests", *TOKEN_KEYS, "cost_usd", "incomplete", "priced_by"}
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -171,6 +173,18 @@ def exchange(
     return doc
 
 
+def on_provider(provider: str, model: str, **kwargs: Any) -> dict[str, Any]:
+    """`exchange()` as Bedrock or Vertex carry it: no `model` in the body, the URL's id as `model`.
+
+    The answer names the first-party id, as Bedrock's and Vertex's do.
+    """
+    doc = exchange(model=first_party(model), **kwargs)
+    del doc["request"]["model"]
+    doc["request"]["anthropic_version"] = f"{provider}-2023-05-31"
+    doc["url"] = f"https://{provider}.example/model/{model}/invoke"
+    return {**doc, "provider": provider, "model": model}
+
+
 def put(root: Path, day: str, number: int, doc: Any, *, endpoint: str = "messages") -> Path:
     folder = root / day
     folder.mkdir(parents=True, exist_ok=True)
@@ -210,6 +224,10 @@ def test_corpus_table(capsys, config, captures):
     code, out, err = report(capsys, config)
     assert code == 0 and err == ""
     lines = out.splitlines()
+    assert lines[-1] == (  # the footnote: which source priced which model
+        "prices: usage.prices for claude-3-5-haiku-20241022, claude-sonnet-4-20250514"
+    )
+    lines = lines[:-1]
     assert lines[0].split() == [
         "day",
         "scope",
@@ -262,36 +280,158 @@ def test_by_model_and_by_session(capsys, config, captures):
 
 
 def test_unknown_model_shows_tokens_and_null_cost_with_one_warning(capsys, tmp_path):
-    config = write_config(tmp_path, prices=PRICES_YAML.replace("claude-3-5-haiku", "claude-x"))
+    config = write_config(
+        tmp_path,
+        prices=PRICES_YAML.replace("claude-3-5-haiku", "claude-x") + "  genai_prices: false\n",
+    )
     corpus.write_session(tmp_path / "captures", corpus.SESSION_64)
     rows = json_rows(capsys, config)
     side = next(r for r in rows if r["scope"] == "side")
     assert side["cost_usd"] is None and side["input_tokens"] > 0
+    assert side["priced_by"] == {"claude-3-5-haiku-20241022": None}
     _code, out, err = report(capsys, config)
     assert err.splitlines() == [
-        f"warning: no price for claude-3-5-haiku-20241022 in usage.prices ({config});"
-        " their cost shows as ?"
+        f"warning: no price for claude-3-5-haiku-20241022 in usage.prices ({config})"
+        f" nor in {database.NAME}; their cost shows as ?"
     ]
     side_line = next(line for line in out.splitlines() if " side " in line)
     assert side_line.split()[-1] == "?"
-    assert out.splitlines()[-1].split()[-1].endswith("+?")  # TOTAL: priced part + unknown
+    total = next(line for line in out.splitlines() if line.startswith("TOTAL"))
+    assert total.split()[-1].endswith("+?")  # TOTAL: priced part + unknown
+    assert out.splitlines()[-1] == "prices: usage.prices for claude-sonnet-4-20250514"
+
+
+BOTH_CACHE_WRITES = {
+    "input_tokens": 1,
+    "cache_creation_input_tokens": 3000,
+    "cache_read_input_tokens": 0,
+    "output_tokens": 0,
+    "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+}
+"""One response with both kinds of cache write."""
 
 
 def test_cache_writes_priced_5m_and_1h_apart(capsys, config, captures):
-    split = {
-        "input_tokens": 1,
-        "cache_creation_input_tokens": 3000,
-        "cache_read_input_tokens": 0,
-        "output_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
-    }
-    put(captures, "2026-11-21", 1, exchange(usage_=split, message_id="a"))
+    put(captures, "2026-11-21", 1, exchange(usage_=BOTH_CACHE_WRITES, message_id="a"))
     plain = {"input_tokens": 0, "cache_creation_input_tokens": 1000, "output_tokens": 0}
     put(captures, "2026-11-21", 2, exchange(usage_=plain, message_id="b"))
     (row,) = json_rows(capsys, config)
     assert row["cache_creation_input_tokens"] == 4000
     expected = (1 * 3.0 + 1000 * 3.75 + 2000 * 6.0 + 1000 * 3.75) / 1e6
     assert row["cost_usd"] == pytest.approx(expected)
+
+
+def test_one_hour_and_five_minute_writes_in_one_response_out_of_the_box(capsys, tmp_path):
+    """No usage.prices: genai-prices prices both kinds of cache write, each at its own rate."""
+    config = write_config(tmp_path, prices="")
+    doc = exchange(model="claude-opus-4-8", usage_=BOTH_CACHE_WRITES)
+    put(tmp_path / "captures", "2026-11-21", 1, doc)
+    (row,) = json_rows(capsys, config)
+    assert row["cache_creation_input_tokens"] == 3000
+    # anthropic.com/pricing, Opus 4.8 per MTok: input $5, 5-minute write $6.25, 1-hour write $10
+    assert row["cost_usd"] == pytest.approx((1 * 5 + 1000 * 6.25 + 2000 * 10) / 1e6)
+    assert row["cost_usd"] != pytest.approx((1 * 5 + 3000 * 6.25) / 1e6)  # all at 5 minutes
+    assert row["priced_by"] == {"claude-opus-4-8": "genai-prices"}
+
+
+# -- providers -------------------------------------------------------------------------
+
+SONNET_45 = "claude-sonnet-4-5-20250929"
+ON_PROVIDERS = [  # (provider, model id as sent, $ per MTok input: anthropic.com and the clouds)
+    ("anthropic", SONNET_45, 3.0),
+    ("bedrock", f"us.anthropic.{SONNET_45}-v1:0", 3.3),  # a regional endpoint: +10%
+    ("bedrock", f"global.anthropic.{SONNET_45}-v1:0", 3.0),
+    ("vertex", "claude-sonnet-4-5@20250929", 3.0),
+]
+
+
+def put_on_providers(captures: Path) -> None:
+    for number, (provider, model, _) in enumerate(ON_PROVIDERS, start=1):
+        usage_ = {"input_tokens": 100_000, "output_tokens": 0}
+        doc = on_provider(provider, model, usage_=usage_, message_id=f"msg_{number}")
+        if provider == "anthropic":
+            doc = exchange(model=model, usage_=usage_, message_id=f"msg_{number}")
+        put(captures, "2026-11-21", number, doc)
+
+
+def test_bedrock_and_vertex_ids_count_as_their_first_party_model_at_their_own_price(
+    capsys, tmp_path
+):
+    config = write_config(tmp_path, prices="")
+    put_on_providers(tmp_path / "captures")
+    (row,) = json_rows(capsys, config, "--by", "model")
+    assert (row["key"], row["requests"], row["input_tokens"]) == (SONNET_45, 4, 400_000)
+    assert row["cost_usd"] == pytest.approx(sum(0.1 * price for *_, price in ON_PROVIDERS))
+    assert row["priced_by"] == {model: "genai-prices" for _, model, _ in ON_PROVIDERS}
+    _code, out, err = report(capsys, config, "--by", "model")
+    assert err == ""
+    assert out.splitlines()[-1] == (
+        f"prices: {database.NAME} for {SONNET_45},"
+        f" claude-sonnet-4-5@20250929 (vertex),"
+        f" global.anthropic.{SONNET_45}-v1:0 (bedrock),"
+        f" us.anthropic.{SONNET_45}-v1:0 (bedrock)"
+        f" as regional.anthropic.{SONNET_45}-v1:0"
+    )
+
+
+def test_by_provider(capsys, tmp_path):
+    config = write_config(tmp_path, prices="")
+    captures = tmp_path / "captures"
+    put_on_providers(captures)
+    side = on_provider("vertex", "claude-haiku-5-5@20261001", tools=False, message_id="msg_side")
+    put(captures, "2026-11-21", 9, side)
+    old = exchange(model="claude-opus-4-8", message_id="msg_old")  # no provider key: anthropic
+    put(captures, "2026-11-20", 1, old)
+    ledger = Ledger(tmp_path / "state")
+    call = Call(
+        at="2026-11-21T12:00:00+00:00",
+        backend="anthropic",
+        model="claude-haiku-5-5",
+        ok=True,
+        tokens=Tokens(input=1000),
+    )
+    ledger.record_call(call)
+    ledger.close()
+    rows = json_rows(capsys, config, "--by", "provider")
+    assert [(r["key"], r["scope"], r["requests"]) for r in rows] == [
+        ("bedrock", "main", 2),  # the most expensive first, as for models and sessions
+        ("anthropic", "main", 2),
+        ("anthropic", "analyzer", 1),
+        ("vertex", "main", 1),
+        ("vertex", "side", 1),
+    ]
+    assert all(r["cost_usd"] is not None for r in rows)
+    bedrock = next(r for r in rows if r["key"] == "bedrock")
+    assert bedrock["cost_usd"] == pytest.approx(0.1 * 3.3 + 0.1 * 3.0)
+    _code, out, err = report(capsys, config, "--by", "provider")
+    assert err == "" and out.splitlines()[0].split()[:2] == ["provider", "scope"]
+
+
+def test_a_config_price_overrides_every_provider(capsys, tmp_path):
+    config = write_config(
+        tmp_path,
+        prices="usage:\n  prices:\n    claude-sonnet-4-5: {input: 1, output: 1,"
+        " cache_write_5m: 1, cache_write_1h: 1, cache_read: 1}\n",
+    )
+    put_on_providers(tmp_path / "captures")
+    (row,) = json_rows(capsys, config, "--by", "model")
+    assert row["cost_usd"] == pytest.approx(4 * 0.1)
+    assert set(row["priced_by"].values()) == {"usage.prices"}
+
+
+def test_a_model_no_source_knows_is_named_with_its_provider(capsys, tmp_path):
+    config = write_config(tmp_path, prices="")
+    captures = tmp_path / "captures"
+    put(captures, "2026-11-21", 1, on_provider("bedrock", "us.anthropic.claude-nonesuch-9-v1:0"))
+    put(captures, "2026-11-21", 2, exchange(model="claude-opus-4-8", message_id="msg_2"))
+    rows = json_rows(capsys, config, "--by", "provider")
+    assert {r["key"]: r["cost_usd"] is None for r in rows} == {"anthropic": False, "bedrock": True}
+    _code, out, err = report(capsys, config)
+    assert err.splitlines() == [
+        "warning: no price for us.anthropic.claude-nonesuch-9-v1:0 (bedrock) in usage.prices"
+        f" ({config}) nor in {database.NAME}; their cost shows as ?"
+    ]
+    assert out.splitlines()[-1] == f"prices: {database.NAME} for claude-opus-4-8"
 
 
 # -- date range ------------------------------------------------------------------------
@@ -551,7 +691,9 @@ def test_the_cli_runs_as_a_subprocess(tmp_path, config, captures):
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    assert done.stderr.splitlines() == [
+        "prices: usage.prices for claude-3-5-haiku-20241022, claude-sonnet-4-20250514"
+    ]
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert by_scope(rows) == hand_sums(corpus.SESSION_64)
 

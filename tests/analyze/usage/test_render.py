@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 
-from analyze.usage import render
+from analyze.usage import database, render
+from analyze.usage.prices import CONFIG_SOURCE, DATABASE_SOURCE, Source
 from analyze.usage.scan import Report, Row
 from glass.tokens import Tokens
 
@@ -28,6 +30,7 @@ def test_json_row_has_the_documented_keys_in_order():
         ("output_tokens", 5),
         ("cost_usd", 0.5),
         ("incomplete", 0),
+        ("priced_by", {}),
     ]
     assert render.row_json(Row(key="k", scope="side", unpriced=1))["cost_usd"] is None
 
@@ -53,3 +56,32 @@ def test_notes_name_the_make_command_of_the_config_in_use():
         report, config_name="other.yaml", make=lambda t: f"make {t} CONFIG=other.yaml"
     )
     assert "run `make capture CONFIG=other.yaml` and `make run-claude CONFIG=other.yaml`" in note
+
+
+def test_the_price_sources_line_shows_a_looser_database_match():
+    def source(kind: str, matched: str) -> Source:
+        return Source(source=kind, matched=matched)
+
+    report = Report(
+        by="day",
+        rows=[],
+        total=Row(key="TOTAL", scope=""),
+        captures_dir=Path("/nowhere"),
+        captures_found=True,
+        price_sources={
+            ("claude-opus-4-10", "anthropic"): source(DATABASE_SOURCE, "claude-opus-4-1"),
+            ("claude-sonnet-4-5-20250929", "anthropic"): source(
+                DATABASE_SOURCE, "claude-sonnet-4-5"
+            ),
+            ("global.anthropic.claude-opus-4-8-v1:0", "bedrock"): source(
+                DATABASE_SOURCE, "global.anthropic.claude-opus-4-8-v1:0"
+            ),
+            ("claude-x", "vertex"): source(CONFIG_SOURCE, "claude-x"),
+        },
+    )
+    assert render.price_sources(report) == [
+        "prices: usage.prices for claude-x (vertex);"
+        f" {database.NAME} for claude-opus-4-10 as claude-opus-4-1, claude-sonnet-4-5-20250929,"
+        " global.anthropic.claude-opus-4-8-v1:0 (bedrock)"
+    ]
+    assert render.price_sources(dataclasses.replace(report, price_sources={})) == []

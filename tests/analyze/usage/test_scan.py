@@ -67,5 +67,5 @@ def test_analyzer_spend_sums_tokens_and_prices_them():
     assert spend.tokens == Tokens(input=1005, output=10)
     assert spend.cost_usd == pytest.approx(0.25 + (1000 * 0.8 + 10 * 4.0) / 1e6)
     assert spend.unpriced_models == []
-    unpriced = scan.analyzer_spend(calls, {})
+    unpriced = scan.analyzer_spend(calls, {}, use_database=False)
     assert unpriced.cost_usd is None and unpriced.unpriced_models == ["claude-3-5-haiku"]

@@ -1,0 +1,158 @@
+"""Prices out of the box: pydantic's genai-prices database, read offline.
+
+genai-prices ships its price data inside the package (`genai_prices.data`)
+and fetches newer data only when a program starts its `UpdatePrices`
+background task. Glass never starts it, so `make usage` needs no network and
+gives the same figures for the same captures with one installed version; a
+newer genai-prices (`make lock ARGS=--upgrade`) brings newer prices.
+
+`lookup(model, provider)` finds what the database knows of a model on a
+provider (`anthropic`, `bedrock` -> its `aws`, `vertex` -> its `google`; a
+`gateway` by the form of the id), once per pair. `Rates.price(at=, prompt=)`
+is then the `glass.tokens.Price` of one request: the price in force at its
+time (prices have start dates), at the tier its prompt size selects (long
+context above 200k tokens costs more for some models). Both follow the
+library's own rules, computed with its `calc_unit_price`; a kind of token
+without a rate of its own is charged at its nearest priced parent's (a model
+without a 1-hour cache-write rate charges those at its cache-write rate), as
+the library's `calc_price` does. The per-request path avoids `calc_price`
+itself, which costs ~150 µs a call; tests/analyze/usage/test_database.py
+proves the two agree. Only tokens are priced: genai-prices also lists web
+search and per-request prices, which the captures' token counts do not cover.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+from analyze.usage.models import bedrock_id
+from glass.tokens import Price
+
+if TYPE_CHECKING:
+    from genai_prices.types import ModelInfo, ModelPrice, TieredPrices
+
+# genai_prices itself is imported where it is used: importing it (pydantic, httpx2, its
+# 1.6 MB of data) takes ~0.7 s, which `status` and every other analyzer command would pay.
+
+NAME = f"genai-prices {version('genai-prices')}"
+"""How reports name this source."""
+
+PROVIDER_IDS = {"anthropic": "anthropic", "bedrock": "aws", "vertex": "google"}
+"""Glass's provider -> genai-prices' provider id."""
+
+_MTOK = 1_000_000
+_FIELDS = {
+    "input": "input_tokens",
+    "output": "output_tokens",
+    "cache_write_5m": "cache_write_5m_tokens",
+    "cache_write_1h": "cache_write_1h_tokens",
+    "cache_read": "cache_read_tokens",
+}
+"""`Price` field -> the genai-prices unit that counts those tokens."""
+
+
+def database_provider(provider: str, model: str) -> str | None:
+    """The genai-prices provider id for `model` on Glass's `provider`; None for one it lacks.
+
+    A gateway forwards to some provider: a Bedrock-form id (`…anthropic.claude-…`)
+    is priced as Bedrock, a Vertex-form one (`…@20250929`) as Vertex, any other
+    as the Anthropic API.
+    """
+    if provider != "gateway":
+        return PROVIDER_IDS.get(provider)
+    if "anthropic." in bedrock_id(model):
+        return PROVIDER_IDS["bedrock"]
+    if "@" in model:
+        return PROVIDER_IDS["vertex"]
+    return PROVIDER_IDS["anthropic"]
+
+
+def _dimensions(usage_key: str) -> dict[str, str]:
+    from genai_prices.data_units import unit_data
+
+    return dict(unit_data[usage_key]["dimensions"])
+
+
+def _resolve(model_price: ModelPrice) -> dict[str, Decimal | TieredPrices] | None:
+    """Each `Price` field's rate: the most specific priced unit that covers its tokens.
+
+    None when a field has no rate at all (no input or output price): no price.
+    """
+    from genai_prices.data_units import unit_data
+
+    priced = [
+        (unit, value)
+        for unit, raw in unit_data.items()
+        if (value := getattr(model_price, raw["price_key"], None)) is not None
+    ]
+    rates = {}
+    for name, usage_key in _FIELDS.items():
+        wanted = _dimensions(usage_key).items()
+        covering = [(unit, v) for unit, v in priced if _dimensions(unit).items() <= wanted]
+        if not covering:
+            return None
+        _, rates[name] = max(covering, key=lambda item: len(_dimensions(item[0])))
+    return rates
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rates:
+    """What genai-prices knows of one model on one provider."""
+
+    model: ModelInfo
+    provider_id: str
+    _resolved: dict[int, tuple[ModelPrice, Any]] = field(default_factory=dict, repr=False)
+    """id(ModelPrice) -> (it, its rates or a flat Price or None), kept alive so ids stay unique."""
+
+    @property
+    def matched(self) -> str:
+        """The database's entry, e.g. `regional.anthropic.claude-sonnet-4-5-20250929-v1:0`."""
+        return self.model.id
+
+    def price(self, *, at: datetime | None, prompt: int) -> Price | None:
+        """The price of a request made `at` (None: now) with `prompt` input tokens in all."""
+        model_price = self.model.get_prices(at or datetime.now().astimezone())
+        cached = self._resolved.get(id(model_price))
+        if cached is None:
+            from genai_prices.types import TieredPrices
+
+            rates = _resolve(model_price)
+            tiered = rates is not None and any(isinstance(v, TieredPrices) for v in rates.values())
+            cached = self._resolved[id(model_price)] = (
+                model_price,
+                rates if tiered or rates is None else _flat(rates, prompt=0),
+            )
+        resolved = cached[1]
+        if resolved is None or isinstance(resolved, Price):
+            return resolved
+        return _flat(resolved, prompt=prompt)
+
+
+def _flat(rates: dict[str, Decimal | TieredPrices], *, prompt: int) -> Price:
+    """Dollars per million tokens of each field at a prompt of `prompt` tokens."""
+    from genai_prices.types import calc_unit_price
+
+    per_mtok = {
+        name: float(calc_unit_price(value, _MTOK, prompt, _MTOK)) for name, value in rates.items()
+    }
+    return Price(**per_mtok)
+
+
+def lookup(model: str, provider: str) -> Rates | None:
+    """The database's rates for `model` on `provider`, or None when it does not know them."""
+    provider_id = database_provider(provider, model)
+    if provider_id is None:
+        return None
+    from genai_prices import data_snapshot
+
+    try:
+        found, info = data_snapshot.get_snapshot().find_provider_model(
+            bedrock_id(model), None, provider_id, None
+        )
+    except LookupError:
+        return None
+    return Rates(model=info, provider_id=found.id)
