@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from analyze.usage import database, render
 from analyze.usage.prices import CONFIG_SOURCE, DATABASE_SOURCE, Source
@@ -43,15 +44,19 @@ def test_money_cells():
     assert render.money(Row(key="k", scope="main", priced_usd=0.01, unpriced=1)) == "$0.0100+?"
 
 
-def test_notes_name_the_make_command_of_the_config_in_use():
-    report = Report(
+def empty_report(**kwargs: Any) -> Report:
+    """A report of no rows, with `kwargs` set."""
+    return Report(
         by="day",
         rows=[],
         total=Row(key="TOTAL", scope=""),
         captures_dir=Path("/nowhere"),
-        captures_found=False,
-        incomplete=Counter(),
+        **{"captures_found": True, "incomplete": Counter(), **kwargs},
     )
+
+
+def test_notes_name_the_make_command_of_the_config_in_use():
+    report = empty_report(captures_found=False)
     (note,) = render.notes(
         report, config_name="other.yaml", make=lambda t: f"make {t} CONFIG=other.yaml"
     )
@@ -62,12 +67,7 @@ def test_the_price_sources_line_shows_a_looser_database_match():
     def source(kind: str, matched: str) -> Source:
         return Source(source=kind, matched=matched)
 
-    report = Report(
-        by="day",
-        rows=[],
-        total=Row(key="TOTAL", scope=""),
-        captures_dir=Path("/nowhere"),
-        captures_found=True,
+    report = empty_report(
         price_sources={
             ("claude-opus-4-10", "anthropic"): source(DATABASE_SOURCE, "claude-opus-4-1"),
             ("claude-sonnet-4-5-20250929", "anthropic"): source(
