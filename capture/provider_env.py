@@ -134,6 +134,8 @@ def _default_base_url(provider: ProviderName, env: Mapping[str, str]) -> str:
         region = env.get("CLOUD_ML_REGION") or VERTEX_REGION
         if region == "global":
             return "https://aiplatform.googleapis.com/v1"
+        if region in ("us", "eu"):  # Claude Code's multi-region endpoints
+            return f"https://aiplatform.{region}.rep.googleapis.com/v1"
         return f"https://{region}-aiplatform.googleapis.com/v1"
     return "https://api.anthropic.com"
 

@@ -88,7 +88,11 @@ DEFAULT_PROVIDERS: Final = (
     ),
     ProviderConfig(
         name="vertex",
-        hosts=["*-aiplatform.googleapis.com", "aiplatform.googleapis.com"],
+        hosts=[
+            "*-aiplatform.googleapis.com",
+            "aiplatform.googleapis.com",
+            "aiplatform.*.rep.googleapis.com",
+        ],
         paths=[
             "/v1/projects/*/locations/*/publishers/anthropic/models/*:rawPredict",
             "/v1/projects/*/locations/*/publishers/anthropic/models/*:streamRawPredict",

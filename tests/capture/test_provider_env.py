@@ -81,6 +81,9 @@ def test_the_target_follows_the_environment_as_claude_code_reads_it():
     )
     glob = claude_target({"CLAUDE_CODE_USE_VERTEX": "1", "CLOUD_ML_REGION": "global"})
     assert glob.sample_url.startswith("https://aiplatform.googleapis.com/v1/projects/")
+    multi = claude_target({"CLAUDE_CODE_USE_VERTEX": "1", "CLOUD_ML_REGION": "eu"})
+    assert multi.sample_url.startswith("https://aiplatform.eu.rep.googleapis.com/v1/projects/")
+    assert multi.provider == "vertex"  # the default capture.providers match it
     gateway = claude_target({"ANTHROPIC_BASE_URL": "https://llm.corp.example/anthropic/"})
     assert gateway.provider == "anthropic" and gateway.variable == "ANTHROPIC_BASE_URL"
     assert gateway.sample_url == "https://llm.corp.example/anthropic/v1/messages"

@@ -28,6 +28,7 @@ def provider(host: str, path: str, matcher: providers.Matcher = DEFAULTS) -> str
         ),
         ("us-east5-aiplatform.googleapis.com", f"{VERTEX}/claude-x@1:streamRawPredict", "vertex"),
         ("aiplatform.googleapis.com", f"{VERTEX}/claude-x@1:rawPredict", "vertex"),
+        ("aiplatform.eu.rep.googleapis.com", f"{VERTEX}/claude-x@1:streamRawPredict", "vertex"),
         ("aiplatform.googleapis.com", f"{VERTEX}/count-tokens:rawPredict", "vertex"),
     ],
 )
@@ -49,6 +50,7 @@ def test_the_defaults_match_what_the_cli_sends(host, path, expected):
         ("bedrock-runtime.us-east-1.amazonaws.com", "/model/a/b/invoke"),  # * within a segment
         ("bedrock-runtime.us-east-1.amazonaws.com", f"/model/{BEDROCK_MODEL}/converse"),
         ("aiplatform.googleapis.com.evil.test", f"{VERTEX}/claude-x@1:rawPredict"),
+        ("aiplatform.rep.googleapis.com", f"{VERTEX}/claude-x@1:rawPredict"),
         ("x.us-east5-aiplatform.googleapis.com", f"{VERTEX}/claude-x@1:rawPredict"),
         ("aiplatform.googleapis.com", f"{VERTEX}/claude-x@1:predict"),
         ("aiplatform.googleapis.com", f"{VERTEX.replace('anthropic', 'google')}/g:rawPredict"),
