@@ -81,6 +81,7 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
     )
     app.extensions["glass_viewer"] = viewer
     app.jinja_env.globals.update(fmt_int=fmt_int, fmt_cost=fmt_cost, fmt_ms=fmt_ms, export=False)
+    app.jinja_env.filters["json_text"] = json_text
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -324,6 +325,11 @@ def search_captures(viewer: Viewer, query: str, *, limit: int = 200) -> tuple[se
         f"searched the full text of {files:,} capture files (requests, responses and "
         f"headers) for {query!r}, case-insensitive"
     )
+
+
+def json_text(value: Any) -> str:
+    """A JSON value as the text a capture file spells it (a plain str: the template escapes it)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def fmt_int(value: int | None) -> str:
