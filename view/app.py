@@ -40,6 +40,8 @@ CSP = (
 )
 PAGE_SIZE = 200
 """Sessions per page of the list."""
+PAGE_CACHE = 8
+"""Rendered session pages kept (see `Viewer.pages`)."""
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -52,6 +54,21 @@ class Viewer:
     costs: costs.Costs
     _store: MemoryStore | None = None
     _store_key: tuple[int, int] | None = field(default=None)
+    pages: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """Rendered session pages by (session, template, version, store): a warm view of an
+    unchanged session is not rendered again. At most PAGE_CACHE of them."""
+
+    def remember(self, key: tuple[str, ...], html: str) -> None:
+        while len(self.pages) >= PAGE_CACHE:
+            self.pages.pop(next(iter(self.pages)))
+        self.pages[key] = html
+
+    def store_key(self) -> str:
+        try:
+            st = self.config.analyze.store_path.stat()
+        except FileNotFoundError:
+            return "-"
+        return f"{st.st_mtime_ns}-{st.st_size}"
 
     @property
     def captures_dir(self) -> Path:
@@ -82,6 +99,8 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
     app.extensions["glass_viewer"] = viewer
     app.jinja_env.globals.update(fmt_int=fmt_int, fmt_cost=fmt_cost, fmt_ms=fmt_ms, export=False)
     app.jinja_env.filters["json_text"] = json_text
+    for name in app.jinja_env.list_templates():  # compiled at start, not on a first view
+        app.jinja_env.get_template(name)
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -137,9 +156,15 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
     @app.get("/sessions/<sid>")
     def session_page(sid: str) -> str:
         viewer.index.refresh()
-        view = _session(viewer, sid)
         template = "session_body.html" if request.args.get("fragment") else "session.html"
-        return render_template(template, s=view)
+        rows = viewer.index.session_rows(sid)
+        key = (sid, template, sessions.version_of(rows), viewer.store_key())
+        cached = viewer.pages.get(key)
+        if cached is not None:
+            return cached
+        html = render_template(template, s=_session(viewer, sid))
+        viewer.remember(key, html)
+        return html
 
     @app.get("/sessions/<sid>/poll")
     def session_poll(sid: str) -> Response:
