@@ -54,6 +54,7 @@ class Viewer:
     costs: costs.Costs
     _store: MemoryStore | None = None
     _store_key: tuple[int, int] | None = field(default=None)
+    _sessions: tuple[tuple[int, str], list[sessions.SessionSummary]] | None = None
     pages: dict[tuple[str, ...], str] = field(default_factory=dict)
     """Rendered session pages by (session, template, version, store): a warm view of an
     unchanged session is not rendered again. At most PAGE_CACHE of them."""
@@ -62,6 +63,17 @@ class Viewer:
         while len(self.pages) >= PAGE_CACHE:
             self.pages.pop(next(iter(self.pages)))
         self.pages[key] = html
+
+    def session_list(self) -> list[sessions.SessionSummary]:
+        """Every session, newest first; computed again only when the index or the store
+        changed."""
+        key = (self.index.generation, self.store_key())
+        if self._sessions is None or self._sessions[0] != key:
+            found = sessions.list_sessions(
+                self.index, costs_=self.costs, memories=sessions.memories_by_session(self.store())
+            )
+            self._sessions = (key, found)
+        return self._sessions[1]
 
     def store_key(self) -> str:
         try:
@@ -113,10 +125,7 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
     @app.get("/")
     def index_page() -> str:
         viewer.index.refresh()
-        store = viewer.store()
-        found = sessions.list_sessions(
-            viewer.index, costs_=viewer.costs, memories=sessions.memories_by_session(store)
-        )
+        found = viewer.session_list()
         day = _arg_day("day")
         project = request.args.get("project") or None
         model = request.args.get("model") or None

@@ -59,6 +59,10 @@ def test_sessions_page_lists_and_filters(client, captures):
     assert count_ids(found, "session-row") == 1 and SID in found
     assert "searched the full text of" in found
     assert count_ids(page(client, "/?q=nothing-like-this"), "session-row") == 0
+    viewdata.write_session(
+        captures, steps=viewdata.coding_steps()[:1], session_id="third", start_number=60
+    )
+    assert count_ids(page(client, "/"), "session-row") == 3  # the kept list follows the index
 
 
 def test_session_page_shows_the_conversation(client, captures):
@@ -152,7 +156,9 @@ def test_bad_files_are_notes_never_errors(client, captures):
     bad = page(client, f"/captures/{day.name}/050_120000_messages.json")
     assert count_ids(bad, "bad-file-note") == 1
     inflight = page(client, "/sessions/inflight")
-    assert "no response" in inflight
+    assert re.search(
+        r'data-testid="bad-file-note">[^<]*052_120000_messages.json: no response', inflight
+    )
 
 
 def test_paths_outside_the_captures_are_refused(client, captures, tmp_path):

@@ -21,7 +21,9 @@ def test_the_index_is_filled_once_then_only_by_what_changed(config, captures):
     paths = viewdata.write_session(captures, steps=viewdata.coding_steps())
     idx = make_index(config)
     assert idx.refresh() == len(paths)
+    generation = idx.generation
     assert idx.refresh() == 0
+    assert idx.generation == generation  # nothing changed: what depends on the rows stays
     idx.close()
     again = make_index(config)  # a restart reads nothing again
     assert again.refresh() == 0
@@ -37,7 +39,9 @@ def test_the_index_is_filled_once_then_only_by_what_changed(config, captures):
     extra[0].write_bytes(data.replace(b'"max_tokens": 32000', b'"max_tokens": 32001'))
     assert again.refresh() == 1
     extra[0].unlink()
+    generation = again.generation
     again.refresh()
+    assert again.generation > generation
     assert again.capture(f"{extra[0].parent.name}/{extra[0].name}") is None
     assert len(again.all_rows()) == len(paths)
 
