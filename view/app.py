@@ -7,7 +7,9 @@ runs them over real HTTP); live updates are polling (`/sessions/<id>/poll`),
 so no long-lived connections are needed, which is tornado's strength. Both come
 with mitmproxy already.
 
-Every response carries a Content-Security-Policy that allows only the viewer's
+On loopback (the default), a request whose Host header is not a loopback name is refused
+(`host_name`), so a web page that rebinds its own domain to 127.0.0.1 cannot
+read the captures. Every response carries a Content-Security-Policy that allows only the viewer's
 own script and style files (`'self'`), no inline script, no plugin, no frame:
 even a capture's text that escaped the templates could not run. Any page
 refreshes the index first (cheap when nothing changed, see `view.index`).
@@ -26,7 +28,7 @@ from flask import Flask, Response, abort, render_template, request
 
 from analyze.captures import BadCapture, read_capture
 from analyze.store import MemoryStore
-from glass.config import Config
+from glass.config import Config, is_loopback
 from view import cost as costs
 from view import diff as diffs
 from view import memories as memory_page
@@ -113,6 +115,11 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
     app.jinja_env.filters["json_text"] = json_text
     for name in app.jinja_env.list_templates():  # compiled at start, not on a first view
         app.jinja_env.get_template(name)
+
+    @app.before_request
+    def _loopback_only() -> None:
+        if not config.view.remote and not is_loopback(host_name(request.host)):
+            abort(400)  # a page elsewhere that rebinds its own host name to 127.0.0.1
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -285,6 +292,13 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
         )
 
     return app
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port (`[::1]:8082` -> `::1`)."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 def _session(viewer: Viewer, sid: str) -> sessions.SessionView:

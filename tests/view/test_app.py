@@ -175,6 +175,13 @@ def test_paths_outside_the_captures_are_refused(client, captures, tmp_path):
         assert client.get(url).status_code == 404, url
 
 
+def test_a_foreign_host_name_is_refused_on_loopback(client, captures):
+    viewdata.write_session(captures, steps=viewdata.coding_steps())
+    assert client.get("/", headers={"Host": "evil.example:8082"}).status_code == 400
+    assert client.get(f"/sessions/{SID}", headers={"Host": "127.0.0.1:8082"}).status_code == 200
+    assert client.get("/", headers={"Host": "[::1]:8082"}).status_code == 200
+
+
 def test_poll_says_when_the_session_changed(client, captures):
     viewdata.write_session(captures, steps=viewdata.coding_steps()[:2])
     first = client.get(f"/sessions/{SID}/poll").get_json()["version"]
@@ -336,3 +343,18 @@ def test_a_remote_address_needs_allow_remote(tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
     assert "Glass: warning: the viewer listens on 0.0.0.0" in proc.stderr.read()
+
+
+@pytest.mark.parametrize(
+    ("host", "name"),
+    [
+        ("127.0.0.1:8082", "127.0.0.1"),
+        ("localhost", "localhost"),
+        ("[::1]:80", "::1"),
+        ("::1", "::1"),
+    ],
+)
+def test_host_name(host, name):
+    from view.app import host_name
+
+    assert host_name(host) == name
