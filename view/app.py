@@ -242,16 +242,18 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
             base=f"/captures/{paths.rel_of(day, name)}",
         )
 
-    @app.get("/captures/<day>/<name>/value")
-    def capture_value(day: str, name: str) -> Response:
+    def capture_or_404(day: str, name: str) -> dict[str, Any]:
         path = paths.capture_file(viewer.captures_dir, day, name)
         if path is None:
             abort(404)
         try:
-            doc = read_capture(path)
+            return read_capture(path)
         except (BadCapture, OSError):
             abort(404)
-        value = resolve_pointer(doc, request.args.get("p", ""))
+
+    @app.get("/captures/<day>/<name>/value")
+    def capture_value(day: str, name: str) -> Response:
+        value = resolve_pointer(capture_or_404(day, name), request.args.get("p", ""))
         if value is _MISSING:
             abort(404)
         text = value if isinstance(value, str) else result_text(value)
@@ -259,13 +261,7 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
 
     @app.get("/captures/<day>/<name>/raw")
     def capture_raw(day: str, name: str) -> Response:
-        path = paths.capture_file(viewer.captures_dir, day, name)
-        if path is None:
-            abort(404)
-        try:
-            doc = read_capture(path)
-        except (BadCapture, OSError):
-            abort(404)
+        doc = capture_or_404(day, name)
         return Response(
             json.dumps(doc, indent=2, ensure_ascii=False), mimetype="text/plain; charset=utf-8"
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyze.usage import render
-from analyze.usage.scan import build_report
+from analyze.usage.scan import By, Report, build_report
 from glass.config import Config
 
 WIDTH = 720
@@ -56,25 +56,23 @@ class UsageView:
     notes: list[str]
 
 
-def build(config: Config, *, since: str | None, until: str | None) -> UsageView:
-    report = build_report(
+def report(config: Config, *, by: By, since: str | None, until: str | None) -> Report:
+    """`make usage`'s report over `config`'s captures and ledger (`python -m analyze usage`)."""
+    return build_report(
         captures_dir=config.capture.dir,
         prices=config.usage.prices,
-        by="day",
+        by=by,
         since=since,
         until=until,
         state_dir=config.analyze.state_dir,
     )
+
+
+def build(config: Config, *, since: str | None, until: str | None) -> UsageView:
+    by_day = report(config, by="day", since=since, until=until)
     per_day: dict[str, dict[str, tuple[int, float]]] = {}
-    for day in sorted({row.key for row in report.rows}):
-        by_model = build_report(
-            captures_dir=config.capture.dir,
-            prices=config.usage.prices,
-            by="model",
-            since=day,
-            until=day,
-            state_dir=config.analyze.state_dir,
-        )
+    for day in sorted({row.key for row in by_day.rows}):
+        by_model = report(config, by="model", since=day, until=day)
         per_day[day] = {
             f"{row.key} · {row.scope}": (row.tokens.total, row.priced_usd) for row in by_model.rows
         }
@@ -85,13 +83,13 @@ def build(config: Config, *, since: str | None, until: str | None) -> UsageView:
         _chart("cost per day (priced models)", "$", per_day, colors, lambda v: v[1]),
     ]
     return UsageView(
-        table=render.render_table(report),
-        rows=[render.row_json(r) for r in report.rows],
-        total=render.row_json(report.total),
+        table=render.render_table(by_day),
+        rows=[render.row_json(r) for r in by_day.rows],
+        total=render.row_json(by_day.total),
         charts=charts,
         since=since,
         until=until,
-        notes=render.footer(report),
+        notes=render.footer(by_day),
     )
 
 
