@@ -20,6 +20,7 @@ from glass.config import Config
 
 WIDTH = 720
 HEIGHT = 200
+BAR_MAX = 48.0
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7")
 
 
@@ -102,9 +103,9 @@ def _chart(
 ) -> Chart:
     days = sorted(per_day)
     totals = [sum(value(v) for v in per_day[d].values()) for d in days]
-    top = max(totals, default=0.0) or 1.0
+    top = max(totals, default=0.0)
     slot = WIDTH / max(1, len(days))
-    bar_w = max(2.0, slot * 0.7)
+    bar_w = min(BAR_MAX, max(2.0, slot * 0.7))
     bars = []
     for i, day in enumerate(days):
         y = float(HEIGHT)
@@ -112,7 +113,7 @@ def _chart(
             v = value(per_day[day][label])
             if v <= 0:
                 continue
-            h = v / top * (HEIGHT - 10)
+            h = v / top * (HEIGHT - 10)  # v > 0, so top > 0
             y -= h
             bars.append(
                 Segment(
