@@ -167,6 +167,8 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
             models=models,
             days=days,
             notes=_notes(viewer),
+            no_captures=not viewer.captures_dir.is_dir(),
+            captures_dir=viewer.captures_dir,
         )
 
     @app.get("/sessions/<sid>")

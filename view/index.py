@@ -10,7 +10,8 @@ the whole conversation). So a restart, or a new file, reads nothing else.
 The file is `index.sqlite3` in `view.state_dir` (0600, the folder 0700). It is
 a cache: a file of another schema version, or one SQLite cannot read, is
 deleted and rebuilt; a state folder that cannot be written gives an index in
-memory for this process. Files that are not usable captures get a row with
+memory for this process (so does a state folder whose parent is missing: the viewer
+never creates the captures folder). Files that are not usable captures get a row with
 their `problem` (the reader's reason), and day folders remember the other
 files they hold, so pages can show both as notes.
 """
@@ -188,6 +189,10 @@ def row_of(*, rel: str, fspath: str, day: str, number: int, endpoint: str) -> Ca
         return CaptureRow(**base, mtime_ns=st.st_mtime_ns, size=st.st_size, problem=str(e))
     except IsADirectoryError:
         return CaptureRow(**base, mtime_ns=0, size=0, problem="a folder, not a file")
+    except FileNotFoundError:
+        raise
+    except OSError as e:  # unreadable (permissions, I/O error): a note, not a crash
+        return CaptureRow(**base, mtime_ns=0, size=0, problem=f"cannot read: {e.strerror or e}")
     doc = sk.doc
     raw_request = doc.get("request")
     request: dict[str, Any] = raw_request if isinstance(raw_request, dict) else {}
@@ -255,7 +260,8 @@ class Index:
 
     def _open(self) -> sqlite3.Connection:
         try:
-            self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # never parents=True: that would make the captures folder, with the umask's mode
+            self.state_dir.mkdir(mode=0o700, exist_ok=True)
             path = self.state_dir / INDEX_FILE
             if not path.exists():
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)

@@ -161,6 +161,11 @@ def test_bad_files_are_notes_never_errors(client, captures):
     )
 
 
+def test_no_captures_folder_yet(client):
+    html = page(client, "/")
+    assert count_ids(html, "no-captures") == 1 and count_ids(html, "session-row") == 0
+
+
 def test_paths_outside_the_captures_are_refused(client, captures, tmp_path):
     viewdata.write_session(captures, steps=viewdata.coding_steps())
     (tmp_path / "secret.json").write_text('{"captured_at": "x", "url": "y", "request": {}}')

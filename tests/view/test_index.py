@@ -159,3 +159,20 @@ def test_first_prompt_skips_reminders_and_derived_text():
     }
     assert first_prompt(message) == "the real prompt"
     assert first_prompt({"role": "assistant", "content": "x"}) is None
+
+
+def test_an_unreadable_file_is_a_problem_row(config, captures, monkeypatch):
+    paths = viewdata.write_session(captures, steps=viewdata.coding_steps())
+    real = index_mod.read_skeleton
+
+    def deny(path):
+        if path == str(paths[1]):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(index_mod, "read_skeleton", deny)
+    idx = make_index(config)
+    idx.refresh()
+    assert [(r.name, r.problem) for r in idx.problems()] == [
+        (paths[1].name, "cannot read: Permission denied")
+    ]
