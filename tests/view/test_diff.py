@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from analyze.captures import read_capture
 from tests import viewdata
 from view.diff import diff_requests
@@ -86,17 +88,16 @@ def test_the_real_cli_session_only_appends(tmp_path):
 
     (requests_,) = corpus_main_requests(tmp_path, corpus.SESSION_2X).values()
     assert len(requests_) == 7
-    for before, after in zip(requests_, requests_[1:], strict=False):
+    for before, after in itertools.pairwise(requests_):
         d = diff_requests(before, after)
         assert d.rewritten == [] and d.common == len(before["messages"])
         assert len(d.appended) >= 2 and d.common + len(d.appended) == len(after["messages"])
-        assert [m.role for m in d.appended][0] == "assistant"
+        assert next(m.role for m in d.appended) == "assistant"
 
 
 def test_a_recorded_compaction_rewrites_the_history(tmp_path):
-    from tests import corpus
-
     from analyze import conversation
+    from tests import corpus
 
     longest = max(corpus_main_requests(tmp_path, corpus.SESSION_64).values(), key=len)
     assert conversation.is_compaction(longest[-1])
