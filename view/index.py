@@ -3,7 +3,7 @@
 `Index.refresh()` brings it up to date with the captures folder, reading only
 what changed: a day folder whose mtime is the one recorded (and not within
 the last `RECENT_S` seconds, where a file system's coarse timestamps could hide
-a change) is not even listed; in a listed folder, only captures whose mtime
+a change, nor one of the `ALWAYS_LISTED` newest) is not even listed; in a listed folder, only captures whose mtime
 and size differ from their row are read again, through `view.skeleton` (never
 the whole conversation). So a restart, or a new file, reads nothing else.
 
@@ -44,6 +44,9 @@ SCHEMA_VERSION = 1
 INDEX_FILE = "index.sqlite3"
 RECENT_S = 2.0
 """A day folder changed this recently is listed again whatever its mtime says."""
+ALWAYS_LISTED = 2
+"""The newest day folders are listed on every refresh whatever their mtime: a file rewritten
+in place there (not Glass's atomic way, which changes the folder's mtime) is still seen."""
 TITLE_CHARS = 120
 
 _COLUMNS = (
@@ -327,13 +330,15 @@ class Index:
                 self.generation += 1
                 self.db.execute("DELETE FROM captures WHERE day = ?", (day,))
                 self.db.execute("DELETE FROM days WHERE day = ?", (day,))
+            newest = set(days[-ALWAYS_LISTED:])
             for day in days:
                 folder = os.path.join(self.captures_dir, day)
                 try:
                     mtime_ns = os.stat(folder).st_mtime_ns
                 except FileNotFoundError:
                     continue
-                if known.get(day) == mtime_ns and now_ns - mtime_ns > RECENT_S * 1e9:
+                unchanged = known.get(day) == mtime_ns and now_ns - mtime_ns > RECENT_S * 1e9
+                if unchanged and day not in newest:
                     continue
                 read += self._refresh_day(day, folder, mtime_ns)
             self.db.execute("COMMIT")
