@@ -321,7 +321,10 @@ class Index:
             )
         except (FileNotFoundError, NotADirectoryError):
             days = []
-        known = {r["day"]: r["mtime_ns"] for r in self.db.execute("SELECT day, mtime_ns FROM days")}
+        known = {
+            r["day"]: (r["mtime_ns"], r["others"])
+            for r in self.db.execute("SELECT day, mtime_ns, others FROM days")
+        }
         read = 0
         now_ns = int(self.clock() * 1e9)
         self.db.execute("BEGIN")
@@ -337,17 +340,20 @@ class Index:
                     mtime_ns = os.stat(folder).st_mtime_ns
                 except FileNotFoundError:
                     continue
-                unchanged = known.get(day) == mtime_ns and now_ns - mtime_ns > RECENT_S * 1e9
-                if unchanged and day not in newest:
+                before = known.get(day)
+                unchanged = before is not None and before[0] == mtime_ns
+                if unchanged and now_ns - mtime_ns > RECENT_S * 1e9 and day not in newest:
                     continue
-                read += self._refresh_day(day, folder, mtime_ns)
+                read += self._refresh_day(day, folder, mtime_ns, before=before)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         return read
 
-    def _refresh_day(self, day: str, folder: str, mtime_ns: int) -> int:
+    def _refresh_day(
+        self, day: str, folder: str, mtime_ns: int, *, before: tuple[int, str] | None
+    ) -> int:
         found: dict[str, tuple[str, int, str, os.stat_result]] = {}
         others = []
         try:
@@ -389,10 +395,9 @@ class Index:
             read += 1
             self.generation += 1
             self._put(row)
-        self.db.execute(
-            "INSERT OR REPLACE INTO days VALUES (?, ?, ?)",
-            (day, mtime_ns, json.dumps(sorted(others))),
-        )
+        record = (mtime_ns, json.dumps(sorted(others)))
+        if record != before:
+            self.db.execute("INSERT OR REPLACE INTO days VALUES (?, ?, ?)", (day, *record))
         return read
 
     def _put(self, row: CaptureRow) -> None:
