@@ -149,10 +149,45 @@ def lookup(model: str, provider: str) -> Rates | None:
         return None
     from genai_prices import data_snapshot
 
+    ref = bedrock_id(model)
     try:
-        found, info = data_snapshot.get_snapshot().find_provider_model(
-            bedrock_id(model), None, provider_id, None
-        )
+        found, info = data_snapshot.get_snapshot().find_provider_model(ref, None, provider_id, None)
     except LookupError:
         return None
+    if not _names(info.match, ref.lower()):
+        return None  # a looser entry, e.g. claude-opus-4-1 for claude-opus-4-10
     return Rates(model=info, provider_id=found.id)
+
+
+def _names(clause: Any, ref: str) -> bool:
+    """Whether `clause` matches `ref` as a name, not by cutting a number of the id in two.
+
+    genai-prices matches ids by prefix and substring, so its `claude-opus-4-1` entry (starts
+    with `claude-opus-4-1`) would also price a future `claude-opus-4-10`. A prefix or substring
+    that ends in a digit counts only where the id does not go on with another digit.
+    """
+    from genai_prices import types
+
+    if isinstance(clause, types.ClauseOr):
+        return any(_names(c, ref) for c in clause.or_)
+    if isinstance(clause, types.ClauseAnd):
+        return all(_names(c, ref) for c in clause.and_)
+    if isinstance(clause, types.ClauseStartsWith):
+        return ref.startswith(part := clause.starts_with.lower()) and _whole(ref, 0, part)
+    if isinstance(clause, types.ClauseContains):
+        part = clause.contains.lower()
+        return any(_whole(ref, i, part) for i in _find_all(ref, part))
+    return bool(clause.is_match(ref))  # equals, ends_with, regex: nothing cut off
+
+
+def _whole(ref: str, start: int, part: str) -> bool:
+    end = start + len(part)
+    return not (part[-1:].isdigit() and ref[end : end + 1].isdigit())
+
+
+def _find_all(text: str, part: str) -> list[int]:
+    found, at = [], text.find(part)
+    while at >= 0:
+        found.append(at)
+        at = text.find(part, at + 1)
+    return found

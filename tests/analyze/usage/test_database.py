@@ -99,6 +99,35 @@ def test_unknown_models_and_providers_have_no_rates():
     assert database.lookup("claude-opus-4-8", "foundry") is None
 
 
+@pytest.mark.parametrize(
+    ("model", "provider", "looser"),
+    [
+        ("claude-opus-4-10", "anthropic", "claude-opus-4-1"),
+        ("claude-opus-4-10-20270101", "anthropic", "claude-opus-4-1"),
+        ("claude-sonnet-4-50", "anthropic", "claude-sonnet-4-5"),
+        ("us.anthropic.claude-opus-4-80-v1:0", "bedrock", "claude-opus-4-8"),
+    ],
+)
+def test_a_newer_version_is_not_priced_as_the_entry_whose_number_it_extends(
+    model, provider, looser
+):
+    snapshot = data_snapshot.get_snapshot()
+    _, info = snapshot.find_provider_model(model, None, database.PROVIDER_IDS[provider], None)
+    assert looser in info.id  # the library's own match is the looser entry ...
+    assert database.lookup(model, provider) is None  # ... which Glass does not take
+
+
+def test_every_claude_model_of_the_database_is_still_found_by_its_own_id():
+    found = 0
+    for model, provider in claude_models():
+        if not model.match.is_match(model.id):
+            continue  # an id its own entry does not match (e.g. regional.…): not a lookup key
+        rates = database.lookup(model.id, CLAUDE_ON[provider.id])
+        assert rates is not None, (model.id, provider.id)
+        found += 1
+    assert found >= 30
+
+
 def test_a_gateway_is_priced_by_the_form_of_the_id():
     assert database.database_provider("gateway", "claude-opus-4-8") == "anthropic"
     assert database.database_provider("gateway", "us.anthropic.claude-opus-4-8-v1:0") == "aws"
