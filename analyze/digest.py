@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from analyze import conversation
 from analyze.captures import CaptureRef, response_message
 from analyze.conversation import strip_reminders
+from glass.contract import without_cache_control
 
 HASH_BYTES = 16
 TEXT_LIMIT_FACTOR = 2
@@ -176,15 +177,7 @@ def block_hash(role: str, block: dict[str, Any]) -> bytes:
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(_without_cache_control(value), sort_keys=True, ensure_ascii=False)
-
-
-def _without_cache_control(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_cache_control(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [_without_cache_control(v) for v in value]
-    return value
+    return json.dumps(without_cache_control(value), sort_keys=True, ensure_ascii=False)
 
 
 # -- rendering ----------------------------------------------------------------------

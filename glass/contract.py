@@ -8,7 +8,7 @@ the viewer, and the tests) read by them, without importing each other.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
 DAY_FOLDER: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 """A day folder under the captures folder: the local date of the requests in it."""
@@ -48,3 +48,17 @@ MEMORY_KINDS: Final = ("preference", "decision", "convention", "error_fix", "fac
 PROXY_READY = "Glass: capturing POST"
 """The start of the line the capture addon logs once it is configured; what a proxy started
 in the background (glass/procs.py) and the tests' proxy (tests/proxy.py) wait for."""
+
+
+def without_cache_control(value: Any) -> Any:
+    """`value` (a request's blocks, messages, system or tools) without its `cache_control` keys.
+
+    Claude Code moves its prompt-cache markers from block to block between requests, so the
+    same content carries them in one request and not in the next: comparisons of content
+    (the analyzer's block hashes, the viewer's diff) ignore them.
+    """
+    if isinstance(value, dict):
+        return {k: without_cache_control(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [without_cache_control(v) for v in value]
+    return value

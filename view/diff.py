@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from glass.contract import without_cache_control
 from view.blocks import DiffLine
 
 _SKIP = ("messages", "system", "tools")
@@ -71,14 +72,6 @@ class RequestDiff:
             or self.rewritten
             or self.params
         )
-
-
-def without_cache_control(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_cache_control(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [without_cache_control(v) for v in value]
-    return value
 
 
 def system_text(system: Any) -> str:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from glass.contract import CAPTURE_NAME, capture_identity
+from glass.contract import CAPTURE_NAME, capture_identity, without_cache_control
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,25 @@ def test_identity_is_the_name_without_gz():
         "2026-11-21/001_142233_messages.json"
     )
     assert capture_identity("001_142233_messages.json") == "001_142233_messages.json"
+
+
+def test_without_cache_control_drops_the_markers_at_every_depth_and_nothing_else():
+    marked = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+            {
+                "type": "tool_result",
+                "content": [{"type": "text", "text": "x", "cache_control": {}}],
+            },
+        ],
+    }
+    assert without_cache_control(marked) == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "hi"},
+            {"type": "tool_result", "content": [{"type": "text", "text": "x"}]},
+        ],
+    }
+    assert marked["content"][0]["cache_control"]  # the input is left as it was
+    assert without_cache_control("cache_control") == "cache_control"
