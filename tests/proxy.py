@@ -368,6 +368,23 @@ def env_without(*prefixes: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def claude_env(
+    home: str | os.PathLike[str], *prefixes: str, api_key: str | None = API_KEY, **extra: str
+) -> dict[str, str]:
+    """The environment of the real Claude Code CLI in a test: `env_without` proxies and
+    ANTHROPIC_/CLAUDE_ (and `prefixes`) variables, a temporary HOME, the test API key (None:
+    none, for a cloud provider), no traffic beyond the Messages API and no auto-update; plus
+    `extra`."""
+    env = env_without("ANTHROPIC_", "CLAUDE_", *prefixes)
+    env.update(
+        HOME=str(home), CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_AUTOUPDATER="1"
+    )
+    if api_key is not None:
+        env["ANTHROPIC_API_KEY"] = api_key
+    env.update(extra)
+    return env
+
+
 # -- reading captures -----------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.analyzer_harness import ROOT, clean_env, excerpt, write_config
-from tests.proxy import API_KEY, CapturingProxy, env_without
+from tests.proxy import CapturingProxy, claude_env
 from tests.standin import ForcedToolResponder, Recorded, Reply
 
 PREFERENCE = "The user prefers tabs over spaces for indentation."
@@ -105,14 +105,7 @@ class Loop:
         self.config.write_text(text + recall, encoding="utf-8")
 
     def claude_env(self) -> dict[str, str]:
-        env = env_without("ANTHROPIC_", "CLAUDE_")
-        env.update(
-            HOME=str(self.home),
-            ANTHROPIC_API_KEY=API_KEY,
-            CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-            DISABLE_AUTOUPDATER="1",
-        )
-        return env
+        return claude_env(self.home)
 
     def make(self, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -27,6 +27,7 @@ from tests.proxy import (
     API_KEY,
     CapturingProxy,
     capture_files,
+    claude_env,
     env_without,
     free_port,
     load_capture,
@@ -649,13 +650,7 @@ def test_real_claude_code_session_is_captured(proxy, standin, capture_dir, tmp_p
     home.mkdir()
     final_text = "SUMMARY: a heron nests by the old mill."
     standin.responder = ClaudeCodeResponder(read_path=str(notes), final_text=final_text)
-    env = {k: v for k, v in no_proxy_env().items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
-    env.update(
-        HOME=str(home),
-        ANTHROPIC_API_KEY=API_KEY,
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-        DISABLE_AUTOUPDATER="1",
-    )
+    env = claude_env(home)
 
     done = make_run_claude(
         proxy.config_path,

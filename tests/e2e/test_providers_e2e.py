@@ -36,7 +36,7 @@ from tests.analyzer_harness import ROOT, MemoryModel, analyze, content_lines, wr
 from tests.proxy import (
     CapturingProxy,
     capture_files,
-    env_without,
+    claude_env,
     load_capture,
     require_claude,
     wait_for_captures,
@@ -164,13 +164,8 @@ def run_claude(
     """`make run-claude PROVIDER=…` (without PROVIDER= when not `provider`: the case's
     own variables alone choose) with the real CLI, in a clean environment."""
     claude = require_claude()
-    env = env_without("ANTHROPIC_", "CLAUDE_", "AWS_", "CLOUD_ML_", "GOOGLE_", "GCLOUD", "GLASS_")
-    env.update(
-        HOME=str(session.home),
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-        DISABLE_AUTOUPDATER="1",
-        **case.env,
-    )
+    cloud = ("AWS_", "CLOUD_ML_", "GOOGLE_", "GCLOUD", "GLASS_")
+    env = claude_env(session.home, *cloud, api_key=None, **case.env)
     argv = ["make", "--no-print-directory", "run-claude"]
     argv += [f"PROVIDER={case.provider}"] if provider else []
     argv += [f"CONFIG={session.proxy.config_path}", f"CLAUDE={claude}", f"DIR={session.project}"]

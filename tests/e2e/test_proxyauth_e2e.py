@@ -20,11 +20,12 @@ import anthropic
 import httpx2
 import pytest
 
-from tests.e2e.test_capture_e2e import make_run_claude, no_proxy_env
+from tests.e2e.test_capture_e2e import make_run_claude
 from tests.proxy import (
     API_KEY,
     API_URL,
     capture_files,
+    claude_env,
     load_capture,
     require_claude,
     wait_for_captures,
@@ -120,13 +121,7 @@ def test_make_run_claude_logs_the_real_claude_code_in(start_proxy, standin, capt
     )
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in no_proxy_env().items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
-    env.update(
-        HOME=str(home),
-        ANTHROPIC_API_KEY=API_KEY,
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-        DISABLE_AUTOUPDATER="1",
-    )
+    env = claude_env(home)
     done = make_run_claude(proxy.config_path, claude=claude, env=env, args='-p "say hello"')
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert "Hello from the stand-in." in done.stdout

@@ -27,6 +27,7 @@ from tests.e2e.test_analyze_e2e import MODEL, SESSION, SYSTEM, TOOLS, USER_1
 from tests.proxy import (
     API_KEY,
     capture_files,
+    claude_env,
     free_port,
     load_capture,
     require_claude,
@@ -77,13 +78,7 @@ def test_run_claude_starts_the_proxy_and_the_next_session_reuses_it(
     home.mkdir()
     final_text = "SUMMARY: a heron nests by the old mill."
     standin.responder = ClaudeCodeResponder(read_path=str(notes), final_text=final_text)
-    env = {k: v for k, v in clean_env().items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
-    env.update(
-        HOME=str(home),
-        ANTHROPIC_API_KEY=API_KEY,
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-        DISABLE_AUTOUPDATER="1",
-    )
+    env = claude_env(home, "GLASS_")
     variables = (
         f"CLAUDE={claude}",
         f"DIR={project}",

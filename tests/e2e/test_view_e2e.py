@@ -12,8 +12,14 @@ import re
 import pytest
 
 from glass.config import load_config
-from tests.e2e.test_capture_e2e import make_run_claude, no_proxy_env
-from tests.proxy import API_KEY, capture_files, load_capture, require_claude, wait_for_captures
+from tests.e2e.test_capture_e2e import make_run_claude
+from tests.proxy import (
+    capture_files,
+    claude_env,
+    load_capture,
+    require_claude,
+    wait_for_captures,
+)
 from tests.standin import ClaudeCodeResponder
 from view.app import create_app
 from view.cli import main as view_main
@@ -31,13 +37,7 @@ def test_a_real_claude_code_session_in_the_viewer(proxy, standin, capture_dir, t
     home.mkdir()
     final_text = "SUMMARY: a heron nests by the old mill."
     standin.responder = ClaudeCodeResponder(read_path=str(notes), final_text=final_text)
-    env = {k: v for k, v in no_proxy_env().items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
-    env.update(
-        HOME=str(home),
-        ANTHROPIC_API_KEY=API_KEY,
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-        DISABLE_AUTOUPDATER="1",
-    )
+    env = claude_env(home)
     prompt = "Read the file notes.txt and summarise it"
     done = make_run_claude(
         proxy.config_path,

@@ -268,6 +268,8 @@ def test_a_gateway_entry_is_read_after_the_defaults(tmp_path):
     providers = load_config(write(tmp_path, text)).capture.providers
     assert providers[:3] == list(DEFAULT_PROVIDERS)
     assert (providers[3].name, providers[3].hosts) == ("gateway", ["llm.example.com"])
+
+
 # -- view: (the web viewer) -------------------------------------------------------------------
 
 
