@@ -129,11 +129,16 @@ def is_compaction(request: dict[str, Any]) -> bool:
 
 
 def model(doc: dict[str, Any]) -> str | None:
-    """The model that answered, else the model asked for."""
-    body = (doc.get("response") or {}).get("body")
-    if isinstance(body, dict) and isinstance(body.get("model"), str):
-        return body["model"]
+    """The model a capture names: the request's `model`, else the capture's `model` key
+    (Bedrock and Vertex name the model in the URL, with Bedrock's region prefix that its
+    price depends on), else the answer's. The one rule of the usage report and the viewer."""
     request = doc.get("request")
-    if isinstance(request, dict) and isinstance(request.get("model"), str):
+    if isinstance(request, dict) and isinstance(request.get("model"), str) and request["model"]:
         return request["model"]
+    named = doc.get("model")
+    if isinstance(named, str) and named:
+        return named
+    body = (doc.get("response") or {}).get("body")
+    if isinstance(body, dict) and isinstance(body.get("model"), str) and body["model"]:
+        return body["model"]
     return None

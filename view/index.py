@@ -114,7 +114,7 @@ class CaptureRow:
     project: str | None = None
     scope: str = "side"
     model: str | None = None
-    """The model the usage report prices it as (`analyze.usage.models.model_of`)."""
+    """The model the usage report prices it as (`analyze.conversation.model`)."""
     provider: str = usage_models.DEFAULT_PROVIDER
     title: str | None = None
     first_key: str | None = None
@@ -221,7 +221,7 @@ def row_of(*, rel: str, fspath: str, day: str, number: int, endpoint: str) -> Ca
         session=conversation.session_id(doc),
         project=conversation.project(doc),
         scope=scope,
-        model=usage_models.model_of(doc),
+        model=conversation.model(doc),
         provider=usage_models.provider_of(doc),
         title=shorten(prompt) if prompt else None,
         first_key=hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()[:16]

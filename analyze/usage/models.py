@@ -2,9 +2,8 @@
 
 A capture names its provider in its top-level `provider` key (`anthropic`,
 `bedrock`, `vertex`, `gateway`; absent in files written before providers
-existed, which were all first-party) and its model in `request.model`, else
-in the top-level `model` key (Bedrock and Vertex put the model in the URL, not
-in the body), else in the answer (README, "Capture file format").
+existed, which were all first-party); which model it names is
+`analyze.conversation.model` (README, "Capture file format").
 
 Bedrock and Vertex name Claude models their own way; `first_party()` maps
 both to the id the Anthropic API uses, so `--by model` puts a model's calls
@@ -24,8 +23,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from analyze.conversation import model as answered_model
-
 DEFAULT_PROVIDER = "anthropic"
 """The provider of a capture without a `provider` key (written before there were others)."""
 
@@ -39,17 +36,6 @@ def provider_of(doc: dict[str, Any]) -> str:
     """The capture's `provider` key, or `anthropic` for a file without one."""
     provider = doc.get("provider")
     return provider if isinstance(provider, str) and provider else DEFAULT_PROVIDER
-
-
-def model_of(doc: dict[str, Any]) -> str | None:
-    """The model a capture names: `request.model`, else its `model` key, else the answer's."""
-    request = doc.get("request")
-    if isinstance(request, dict) and isinstance(request.get("model"), str) and request["model"]:
-        return request["model"]
-    named = doc.get("model")
-    if isinstance(named, str) and named:
-        return named
-    return answered_model(doc)
 
 
 def bedrock_id(model: str) -> str:

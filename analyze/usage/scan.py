@@ -41,11 +41,12 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from analyze.captures import BadCapture, CaptureRef, iter_captures, read_capture_sized
+from analyze.conversation import model as model_of
 from analyze.conversation import scope as scope_of
 from analyze.conversation import session_id
 from analyze.ledger import Call, Ledger
 from analyze.progress import Progress
-from analyze.usage.models import DEFAULT_PROVIDER, first_party, model_of, provider_of
+from analyze.usage.models import DEFAULT_PROVIDER, first_party, provider_of
 from analyze.usage.prices import UNKNOWN_MODEL, Pricer, Source
 from glass.tokens import ZERO, Price, Tokens
 

@@ -70,11 +70,16 @@ def test_project_from_the_system_prompt():
     assert conversation.project(spaced) == "/Users/me/My Projects/app"
 
 
-def test_model_prefers_the_answering_model():
-    assert (
-        conversation.model({"request": {"model": "a"}, "response": {"body": {"model": "b"}}}) == "b"
-    )
-    assert conversation.model({"request": {"model": "a"}}) == "a"
+def test_model_prefers_the_request_then_the_model_key_then_the_answer():
+    bedrock = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    answer = {"response": {"body": {"model": "claude-sonnet-4-5-20250929"}}}
+    asked = {"request": {"model": "claude-opus-4-8"}, "model": bedrock, **answer}
+    assert conversation.model(asked) == "claude-opus-4-8"
+    # Bedrock and Vertex bodies name no model: the URL's id (the `model` key) has the region
+    bedrock_doc = {"request": {"anthropic_version": "bedrock-2023-05-31"}, "model": bedrock}
+    assert conversation.model({**bedrock_doc, **answer}) == bedrock
+    assert conversation.model({"request": {}, **answer}) == "claude-sonnet-4-5-20250929"
+    assert conversation.model({"request": "not json"}) is None
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analyze.usage.models import first_party, model_of, provider_of
+from analyze.usage.models import first_party, provider_of
 
 
 @pytest.mark.parametrize(
@@ -37,20 +37,3 @@ def test_provider_of_defaults_to_anthropic_for_old_files():
     assert provider_of({}) == "anthropic"
     assert provider_of({"provider": "bedrock"}) == "bedrock"
     assert provider_of({"provider": None}) == "anthropic"
-
-
-def test_model_of_prefers_the_request_then_the_model_key_then_the_answer():
-    bedrock = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-    answer = {"response": {"body": {"model": "claude-sonnet-4-5-20250929"}}}
-    assert model_of({"request": {"model": "claude-opus-4-8"}, "model": bedrock}) == (
-        "claude-opus-4-8"
-    )
-    # Bedrock and Vertex bodies name no model: the URL's id (the `model` key) has the region
-    assert (
-        model_of(
-            {"request": {"anthropic_version": "bedrock-2023-05-31"}, "model": bedrock, **answer}
-        )
-        == bedrock
-    )
-    assert model_of({"request": {}, **answer}) == "claude-sonnet-4-5-20250929"
-    assert model_of({"request": "not json"}) is None
