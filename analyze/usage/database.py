@@ -23,6 +23,7 @@ search and per-request prices, which the captures' token counts do not cover.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -45,6 +46,9 @@ PROVIDER_IDS = {"anthropic": "anthropic", "bedrock": "aws", "vertex": "google"}
 """Glass's provider -> genai-prices' provider id."""
 
 _MTOK = 1_000_000
+_DIGITS = re.compile(r"\d+")
+_DATE_DIGITS = 8
+"""A run of this many digits in a model id is a date (20250514), not a version number."""
 _FIELDS = {
     "input": "input_tokens",
     "output": "output_tokens",
@@ -164,7 +168,8 @@ def _names(clause: Any, ref: str) -> bool:
 
     genai-prices matches ids by prefix and substring, so its `claude-opus-4-1` entry (starts
     with `claude-opus-4-1`) would also price a future `claude-opus-4-10`. A prefix or substring
-    that ends in a digit counts only where the id does not go on with another digit.
+    that ends in a digit counts only where the id does not go on with another digit, or where
+    the digits are a date's.
     """
     from genai_prices import types
 
@@ -181,8 +186,15 @@ def _names(clause: Any, ref: str) -> bool:
 
 
 def _whole(ref: str, start: int, part: str) -> bool:
+    """False when `part`, at `start` in `ref`, ends inside a version number of it: inside a run of
+    digits shorter than a date (`claude-sonnet-4-2025` may match `claude-sonnet-4-20250514`)."""
     end = start + len(part)
-    return not (part[-1:].isdigit() and ref[end : end + 1].isdigit())
+    if not (part[-1:].isdigit() and ref[end : end + 1].isdigit()):
+        return True
+    run = _DIGITS.match(ref[::-1], len(ref) - end)
+    after = _DIGITS.match(ref, end)
+    digits = (run.end() - run.start() if run else 0) + (after.end() - after.start() if after else 0)
+    return digits >= _DATE_DIGITS
 
 
 def _find_all(text: str, part: str) -> list[int]:

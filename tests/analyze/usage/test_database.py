@@ -117,6 +117,13 @@ def test_a_newer_version_is_not_priced_as_the_entry_whose_number_it_extends(
     assert database.lookup(model, provider) is None  # ... which Glass does not take
 
 
+@pytest.mark.parametrize(
+    "model", ["claude-sonnet-4-20250514", "claude-opus-4-1-20250805", "claude-3-5-haiku-20241022"]
+)
+def test_a_dated_id_is_priced_by_its_entry_whatever_the_prefix_cuts(model):
+    assert database.lookup(model, "anthropic") is not None
+
+
 def test_every_claude_model_of_the_database_is_still_found_by_its_own_id():
     found = 0
     for model, provider in claude_models():
