@@ -25,7 +25,7 @@ HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
 .PHONY: install lock check capture capture-web run-claude analyze analyze-once memories status usage \
         compact du \
-        search hooks up down logs test no-npm-note browser bench claude-cli clean help
+        search hooks view up down logs test no-npm-note browser bench claude-cli clean help
 
 help:
 	@echo "make run-claude   run Claude Code through the proxy (starts it in the background if needed)"
@@ -35,6 +35,7 @@ help:
 	@echo "make analyze      turn captures into memories (watch mode); analyze-once: backlog only"
 	@echo "make memories     list memories; make search Q=...: ranked search; make status; make usage"
 	@echo "make compact      gzip old capture days, apply retention (--dry-run: say what); make du: disk use"
+	@echo "make view         the web viewer: sessions, conversations, diffs, memories, usage (127.0.0.1:8082)"
 	@echo "make hooks        recall memories into Claude Code sessions in DIR (default: here)"
 	@echo "make test         static checks and the test suite; make bench: the benchmarks"
 	@echo "make browser      Debian's Chromium for the browser tests (make test runs it; apt-get as root)"
@@ -114,6 +115,10 @@ logs: install
 
 usage: install
 	@$(PY) -m analyze --config "$(CONFIG)" usage $(ARGS)
+
+# The local web viewer on view.listen_host:view.port (ARGS="--port 0": any free port).
+view: install
+	@$(PY) -m view --config "$(CONFIG)" serve $(ARGS)
 
 # Static checks first (ruff, mypy, deptry: every import a declared dependency), then pytest.
 check: install

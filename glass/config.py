@@ -203,6 +203,45 @@ class RecallConfig:
         return out
 
 
+VIEW_STATE_DIR = ".view"
+"""The viewer's default state folder (its index), inside the captures folder."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ViewConfig:
+    """The local web viewer (`make view`, view/)."""
+
+    listen_host: str = "127.0.0.1"
+    port: int = 8082
+    allow_remote: bool = False
+    """Serve on a non-loopback `listen_host`: anyone who reaches the port reads the captures."""
+    state_dir: Path | None = None
+    """None: .view in capture.dir (the viewer's index, a cache that may be deleted)."""
+
+    @property
+    def remote(self) -> bool:
+        """`listen_host` is reachable from other machines (not a loopback address)."""
+        return not is_loopback(self.listen_host)
+
+    def problems(self) -> dict[str, str]:
+        out = {}
+        if not 1 <= self.port <= 65535:
+            out["port"] = "must be a port number from 1 to 65535"
+        if self.remote and not self.allow_remote:
+            out["listen_host"] = (
+                f"is {self.listen_host}, not a loopback address: set view.allow_remote: true "
+                "to let anyone who reaches the port read every capture"
+            )
+        return out
+
+    @property
+    def state_path(self) -> Path:
+        """`state_dir` once resolved (`load_config` always resolves it)."""
+        if self.state_dir is None:
+            raise ValueError("view.state_dir is unresolved: build the config with load_config()")
+        return self.state_dir
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     path: Path | None = None  # the file it was read from; None for built-in defaults
@@ -210,6 +249,7 @@ class Config:
     analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
     recall: RecallConfig = field(default_factory=RecallConfig)
+    view: ViewConfig = field(default_factory=ViewConfig)
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -252,7 +292,7 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
         }
         return dataclasses.replace(section, **changes)
 
-    capture, analyze = fix(config.capture), fix(config.analyze)
+    capture, analyze, view = fix(config.capture), fix(config.analyze), fix(config.view)
     if capture.proxyauth and capture.proxyauth.startswith("@"):  # an htpasswd file
         htpasswd = _absolute(Path(capture.proxyauth[1:]), base)
         capture = dataclasses.replace(capture, proxyauth=f"@{htpasswd}")
@@ -265,7 +305,8 @@ def _resolve_paths(config: Config, *, base: Path) -> Config:
         state_dir=analyze.state_dir or capture.dir / STATE_DIR,
         claude_bin=claude_bin,
     )
-    return dataclasses.replace(config, capture=capture, analyze=analyze)
+    view = dataclasses.replace(view, state_dir=view.state_dir or capture.dir / VIEW_STATE_DIR)
+    return dataclasses.replace(config, capture=capture, analyze=analyze, view=view)
 
 
 class _StrictLoader(yaml.SafeLoader):

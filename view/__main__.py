@@ -1,0 +1,7 @@
+"""`python -m view`: see view/cli.py."""
+
+import sys
+
+from view.cli import main
+
+sys.exit(main())
