@@ -185,7 +185,16 @@ class ViewerServer:
     def __enter__(self) -> ViewerServer:
         with self._log.open("wb") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "view", "--config", str(self.config), "serve", "--port", "0"],
+                [
+                    sys.executable,
+                    "-m",
+                    "view",
+                    "--config",
+                    str(self.config),
+                    "serve",
+                    "--port",
+                    "0",
+                ],
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
