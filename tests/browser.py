@@ -75,9 +75,9 @@ def require_chromium(*, path: Path | None = None, ci: bool | None = None) -> Pat
 
 
 def is_loopback(url: str) -> bool:
-    """Whether a request goes to this machine (or never leaves the browser: data:, blob:, about:)."""
+    """Whether a request goes to this machine (or never leaves it: data:, blob:, about:, file:)."""
     parts = urlsplit(url)
-    if parts.scheme in ("data", "blob", "about"):
+    if parts.scheme in ("data", "blob", "about", "file"):
         return True
     return (parts.hostname or "") in LOOPBACK_HOSTS
 

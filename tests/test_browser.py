@@ -107,6 +107,7 @@ def test_an_offsite_request_is_aborted_and_listed(tab: Tab, site: str) -> None:
         ("http://localhost/x", True),
         ("http://[::1]:9/", True),
         ("data:text/plain,hi", True),
+        ("file:///tmp/session.html", True),
         ("http://127.0.0.1.example.com/", False),
         ("https://cdn.example.com/x.js", False),
     ],

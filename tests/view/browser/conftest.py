@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser import playwright_driver_fixture, tab_fixture  # noqa: F401 -- registers the fixtures `playwright_driver` and `tab`
+from tests.proxy import CapturingProxy
+from tests.standin import Reply, Scripted, StandIn
 from tests.view.browser.recorded import CliSession, ViewerServer, record_cli_session, write_config
 
 pytestmark = pytest.mark.e2e
@@ -41,3 +43,20 @@ def viewer(config: Path) -> Iterator[ViewerServer]:
     """The real viewer over this test's captures, on 127.0.0.1 and a free port."""
     with ViewerServer(config) as server:
         yield server
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    """A stand-in API for this test's own requests (replies scripted by the test)."""
+    with StandIn(Scripted([Reply.text("stand-in answer")])) as api:
+        yield api
+
+
+@pytest.fixture
+def proxy(standin: StandIn, captures: Path, cli_session: CliSession) -> Iterator[CapturingProxy]:
+    """The real capturing proxy in front of `standin`, writing into this test's captures."""
+    with CapturingProxy(
+        upstream_port=standin.port, capture_dir=captures, confdir=cli_session.confdir
+    ) as running:
+        yield running
+        print(f"--- output of {running!r} ---\n{running.output()}")
