@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from analyze.conversation import session_id
 from tests.browser import Tab
@@ -39,6 +39,12 @@ def the_session(cli_session: CliSession) -> str:
     ids = {session_id(r) for r in cli_session.records()}
     assert len(ids) == 1, ids
     return ids.pop()
+
+
+def open_session(tab: Tab, viewer: ViewerServer, cli_session: CliSession) -> Page:
+    """The tab, on the CLI session's page."""
+    tab.page.goto(f"{viewer.url}/sessions/{the_session(cli_session)}")
+    return tab.page
 
 
 def assert_clean(tab: Tab) -> None:
@@ -70,8 +76,7 @@ def test_sessions_list_shows_the_cli_session_and_links_to_it(
 def test_session_page_shows_prompt_tools_results_diff_and_markdown(
     tab: Tab, viewer: ViewerServer, cli_session: CliSession
 ) -> None:
-    page = tab.page
-    page.goto(f"{viewer.url}/sessions/{the_session(cli_session)}")
+    page = open_session(tab, viewer, cli_session)
     tab.screenshot("session")
     expect(page.get_by_test_id("prompt").filter(has_text=PROMPT)).to_have_count(1)
 
@@ -106,8 +111,7 @@ def test_session_page_shows_prompt_tools_results_diff_and_markdown(
 def test_session_page_shows_each_requests_tokens(
     tab: Tab, viewer: ViewerServer, cli_session: CliSession
 ) -> None:
-    page = tab.page
-    page.goto(f"{viewer.url}/sessions/{the_session(cli_session)}")
+    page = open_session(tab, viewer, cli_session)
     turns = page.locator("[data-testid=turn-figures]:has(.turn-n:text-matches('^request'))")
     expect(turns).to_have_count(len(MAIN_USAGE))
     for n, usage in enumerate(MAIN_USAGE):
@@ -136,8 +140,7 @@ def test_session_page_shows_each_requests_tokens(
 def test_diff_page_shows_what_the_second_request_appended(
     tab: Tab, viewer: ViewerServer, cli_session: CliSession
 ) -> None:
-    page = tab.page
-    page.goto(f"{viewer.url}/sessions/{the_session(cli_session)}")
+    page = open_session(tab, viewer, cli_session)
     page.get_by_test_id("diff-link").nth(1).click()
     page.wait_for_url(re.compile(r"/diff/2$"))
     tab.screenshot("diff")
@@ -156,8 +159,7 @@ def test_diff_page_shows_what_the_second_request_appended(
 def test_raw_capture_page_shows_the_stored_redacted_headers(
     tab: Tab, viewer: ViewerServer, cli_session: CliSession
 ) -> None:
-    page = tab.page
-    page.goto(f"{viewer.url}/sessions/{the_session(cli_session)}")
+    page = open_session(tab, viewer, cli_session)
     page.get_by_test_id("raw-capture-link").first.click()
     page.wait_for_url(re.compile(r"/captures/\d{4}-\d{2}-\d{2}/"))
     tab.screenshot("capture")
