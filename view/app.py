@@ -7,7 +7,9 @@ runs them over real HTTP); live updates are polling (`/sessions/<id>/poll`),
 so no long-lived connections are needed, which is tornado's strength. Both come
 with mitmproxy already.
 
-Every response carries a Content-Security-Policy that allows only the viewer's
+On loopback (the default), a request whose Host header is not a loopback name is refused
+(`host_name`), so a web page that rebinds its own domain to 127.0.0.1 cannot
+read the captures. Every response carries a Content-Security-Policy that allows only the viewer's
 own script and style files (`'self'`), no inline script, no plugin, no frame:
 even a capture's text that escaped the templates could not run. Any page
 refreshes the index first (cheap when nothing changed, see `view.index`).
@@ -26,7 +28,7 @@ from flask import Flask, Response, abort, render_template, request
 
 from analyze.captures import BadCapture, read_capture
 from analyze.store import MemoryStore
-from glass.config import Config
+from glass.config import Config, is_loopback
 from view import cost as costs
 from view import diff as diffs
 from view import memories as memory_page
@@ -40,6 +42,8 @@ CSP = (
 )
 PAGE_SIZE = 200
 """Sessions per page of the list."""
+PAGE_CACHE = 8
+"""Rendered session pages kept (see `Viewer.pages`)."""
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -52,6 +56,33 @@ class Viewer:
     costs: costs.Costs
     _store: MemoryStore | None = None
     _store_key: tuple[int, int] | None = field(default=None)
+    _sessions: tuple[tuple[int, str], list[sessions.SessionSummary]] | None = None
+    pages: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """Rendered session pages by (session, template, version, store): a warm view of an
+    unchanged session is not rendered again. At most PAGE_CACHE of them."""
+
+    def remember(self, key: tuple[str, ...], html: str) -> None:
+        while len(self.pages) >= PAGE_CACHE:
+            self.pages.pop(next(iter(self.pages)))
+        self.pages[key] = html
+
+    def session_list(self) -> list[sessions.SessionSummary]:
+        """Every session, newest first; computed again only when the index or the store
+        changed."""
+        key = (self.index.generation, self.store_key())
+        if self._sessions is None or self._sessions[0] != key:
+            found = sessions.list_sessions(
+                self.index, costs_=self.costs, memories=sessions.memories_by_session(self.store())
+            )
+            self._sessions = (key, found)
+        return self._sessions[1]
+
+    def store_key(self) -> str:
+        try:
+            st = self.config.analyze.store_path.stat()
+        except FileNotFoundError:
+            return "-"
+        return f"{st.st_mtime_ns}-{st.st_size}"
 
     @property
     def captures_dir(self) -> Path:
@@ -81,6 +112,14 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
     )
     app.extensions["glass_viewer"] = viewer
     app.jinja_env.globals.update(fmt_int=fmt_int, fmt_cost=fmt_cost, fmt_ms=fmt_ms, export=False)
+    app.jinja_env.filters["json_text"] = json_text
+    for name in app.jinja_env.list_templates():  # compiled at start, not on a first view
+        app.jinja_env.get_template(name)
+
+    @app.before_request
+    def _loopback_only() -> None:
+        if not config.view.remote and not is_loopback(host_name(request.host)):
+            abort(400)  # a page elsewhere that rebinds its own host name to 127.0.0.1
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -93,10 +132,7 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
     @app.get("/")
     def index_page() -> str:
         viewer.index.refresh()
-        store = viewer.store()
-        found = sessions.list_sessions(
-            viewer.index, costs_=viewer.costs, memories=sessions.memories_by_session(store)
-        )
+        found = viewer.session_list()
         day = _arg_day("day")
         project = request.args.get("project") or None
         model = request.args.get("model") or None
@@ -136,9 +172,15 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
     @app.get("/sessions/<sid>")
     def session_page(sid: str) -> str:
         viewer.index.refresh()
-        view = _session(viewer, sid)
         template = "session_body.html" if request.args.get("fragment") else "session.html"
-        return render_template(template, s=view)
+        rows = viewer.index.session_rows(sid)
+        key = (sid, template, sessions.version_of(rows), viewer.store_key())
+        cached = viewer.pages.get(key)
+        if cached is not None:
+            return cached
+        html = render_template(template, s=_session(viewer, sid))
+        viewer.remember(key, html)
+        return html
 
     @app.get("/sessions/<sid>/poll")
     def session_poll(sid: str) -> Response:
@@ -200,16 +242,18 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
             base=f"/captures/{paths.rel_of(day, name)}",
         )
 
-    @app.get("/captures/<day>/<name>/value")
-    def capture_value(day: str, name: str) -> Response:
+    def capture_or_404(day: str, name: str) -> dict[str, Any]:
         path = paths.capture_file(viewer.captures_dir, day, name)
         if path is None:
             abort(404)
         try:
-            doc = read_capture(path)
+            return read_capture(path)
         except (BadCapture, OSError):
             abort(404)
-        value = resolve_pointer(doc, request.args.get("p", ""))
+
+    @app.get("/captures/<day>/<name>/value")
+    def capture_value(day: str, name: str) -> Response:
+        value = resolve_pointer(capture_or_404(day, name), request.args.get("p", ""))
         if value is _MISSING:
             abort(404)
         text = value if isinstance(value, str) else result_text(value)
@@ -217,13 +261,7 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
 
     @app.get("/captures/<day>/<name>/raw")
     def capture_raw(day: str, name: str) -> Response:
-        path = paths.capture_file(viewer.captures_dir, day, name)
-        if path is None:
-            abort(404)
-        try:
-            doc = read_capture(path)
-        except (BadCapture, OSError):
-            abort(404)
+        doc = capture_or_404(day, name)
         return Response(
             json.dumps(doc, indent=2, ensure_ascii=False), mimetype="text/plain; charset=utf-8"
         )
@@ -250,6 +288,13 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
         )
 
     return app
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port (`[::1]:8082` -> `::1`)."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 def _session(viewer: Viewer, sid: str) -> sessions.SessionView:
@@ -324,6 +369,11 @@ def search_captures(viewer: Viewer, query: str, *, limit: int = 200) -> tuple[se
         f"searched the full text of {files:,} capture files (requests, responses and "
         f"headers) for {query!r}, case-insensitive"
     )
+
+
+def json_text(value: Any) -> str:
+    """A JSON value as the text a capture file spells it (a plain str: the template escapes it)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def fmt_int(value: int | None) -> str:

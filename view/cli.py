@@ -11,6 +11,7 @@ session id, or a port in use.
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from pathlib import Path
 
@@ -67,18 +68,36 @@ def _serve(cfg: Config, *, port: int | None) -> int:
             "anyone who reaches it reads every capture, prompts and code included",
             file=sys.stderr,
         )
-    app = create_app(cfg)
+    port = cfg.view.port if port is None else port
     try:
-        server = make_server(host, cfg.view.port if port is None else port, app, threaded=True)
+        sock = _listen(host, port)
     except OSError as e:
-        print(f"error: cannot listen on {host}:{cfg.view.port}: {e.strerror or e}", file=sys.stderr)
+        print(f"error: cannot listen on {host}:{port}: {e.strerror or e}", file=sys.stderr)
         return 2
+    app = create_app(cfg)
+    # werkzeug binds itself unless given a socket, and then exits the process on an error
+    server = make_server(host, port, app, threaded=True, fd=sock.fileno())
     shown = f"[{host}]" if ":" in host else host
-    print(f"Glass viewer: http://{shown}:{server.server_port}/ (Ctrl-C stops it)", flush=True)
+    print(f"Glass viewer: http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C stops it)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        sock.close()
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (0: any free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock

@@ -247,6 +247,9 @@ class Index:
         self.clock = clock
         self.lock = threading.RLock()
         self.db = self._open()
+        self.generation = 0
+        """Grows whenever a refresh changed a row: what is computed from the rows may be
+        kept until it does."""
 
     # -- opening -----------------------------------------------------------
 
@@ -315,6 +318,7 @@ class Index:
         self.db.execute("BEGIN")
         try:
             for day in set(known) - set(days):
+                self.generation += 1
                 self.db.execute("DELETE FROM captures WHERE day = ?", (day,))
                 self.db.execute("DELETE FROM days WHERE day = ?", (day,))
             for day in days:
@@ -361,6 +365,7 @@ class Index:
             )
         }
         for rel in set(stored) - set(found):
+            self.generation += 1
             self.db.execute("DELETE FROM captures WHERE rel = ?", (rel,))
         read = 0
         for rel, (fspath, number, endpoint, st) in found.items():
@@ -371,6 +376,7 @@ class Index:
             except FileNotFoundError:
                 continue
             read += 1
+            self.generation += 1
             self._put(row)
         self.db.execute(
             "INSERT OR REPLACE INTO days VALUES (?, ?, ?)",

@@ -252,6 +252,11 @@ def build_session(
     days = {r.day for r in rows}
     for bad in index.problems(days=days):
         notes.append(f"{bad.rel}: skipped, {bad.problem}")
+    for r in rows:
+        if not r.has_response and r.error is None:
+            notes.append(f"{r.rel}: no response (still in flight, or the proxy never saw its end)")
+    for other in index.other_files(days=days):
+        notes.append(f"{other.day}/{other.name}: not a capture file, ignored")
     return SessionView(
         summary=summary_of(rows, sid=sid, costs_=costs_, memories=memories),
         windows=windows,

@@ -92,32 +92,44 @@ def _from_full(doc: dict[str, Any], *, st: os.stat_result, offset: int | None) -
 
 def _cut(data: bytes) -> tuple[dict[str, Any], int, int | None] | None:
     """(doc with the first message only, message count, response offset), or None when the
-    file is not in the indented layout (then the caller parses it whole)."""
-    start = data.find(_MESSAGES)
+    file is not in the indented layout (then the caller parses it whole).
+
+    The messages are walked item by item, each search starting where the last one ended,
+    so the conversation is scanned once; everything else is found near the start or the end.
+    """
     request_at = data.find(_REQUEST)
-    if start < 0 or request_at < 0 or start < request_at:
-        return None
-    request_end = data.find(_TOP_END, request_at)
-    if request_end < start:
-        return None  # the key is not inside `request`
-    region_start = start + len(_MESSAGES)
-    if data[region_start : region_start + 1] == b"]":  # "messages": [] on one line
-        end, end_len = region_start, 1
-    else:
-        end, end_len = data.find(_MESSAGES_END, start), len(_MESSAGES_END)
-    if end < 0 or end > request_end:
-        return None
-    count = data.count(_ITEM, region_start, end)
+    start = data.find(_MESSAGES, request_at) if request_at >= 0 else -1
+    if start < 0 or data.find(_TOP_END, request_at, start) >= 0:
+        return None  # no request, or the key is not inside it
+    pos = start + len(_MESSAGES)
+    count = 0
     first: Any = None
-    if count:
-        item = data.find(_ITEM, region_start, end)
-        item_end = data.find(_ITEM_END, item, end)
-        if item_end < 0:
-            return None
-        try:
-            first = parse(data[item + 1 : item_end + len(_ITEM_END)])
-        except BadCapture:
-            return None
+    if data[pos : pos + 1] == b"]":  # "messages": [] on one line
+        end, end_len = pos, 1
+    else:
+        while True:
+            if not data.startswith(_ITEM + b"\n", pos):
+                return None
+            item_end = data.find(_ITEM_END, pos + len(_ITEM))
+            if item_end < 0:
+                return None
+            after = item_end + len(_ITEM_END)
+            if count == 0:
+                try:
+                    first = parse(data[pos + 1 : after])
+                except BadCapture:
+                    return None
+            count += 1
+            if data.startswith(b",", after):
+                pos = after + 1
+                continue
+            if not data.startswith(_MESSAGES_END, after):
+                return None
+            end, end_len = after, len(_MESSAGES_END)
+            break
+    request_end = data.find(_TOP_END, end)
+    if request_end < 0:
+        return None
     rest = data[:start] + b'\n    "messages": []' + data[end + end_len :]
     try:
         doc = check_shape(parse(rest))
@@ -127,8 +139,8 @@ def _cut(data: bytes) -> tuple[dict[str, Any], int, int | None] | None:
     if not isinstance(request, dict) or request.get("messages") != []:
         return None
     request["messages"] = [first] if count else []
-    offset = data.rfind(_RESPONSE)
-    return doc, count, offset if offset > request_end else None
+    offset = data.find(_RESPONSE, request_end)
+    return doc, count, offset if offset >= 0 else None
 
 
 def _tail_ok(data: bytes, offset: int) -> bool:

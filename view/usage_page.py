@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyze.usage import render
-from analyze.usage.scan import build_report
+from analyze.usage.scan import By, Report, build_report
 from glass.config import Config
 
 WIDTH = 720
 HEIGHT = 200
+BAR_MAX = 48.0
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7")
 
 
@@ -56,25 +57,23 @@ class UsageView:
     notes: list[str]
 
 
-def build(config: Config, *, since: str | None, until: str | None) -> UsageView:
-    report = build_report(
+def report(config: Config, *, by: By, since: str | None, until: str | None) -> Report:
+    """`make usage`'s report over `config`'s captures and ledger (`python -m analyze usage`)."""
+    return build_report(
         captures_dir=config.capture.dir,
         prices=config.usage.prices,
-        by="day",
+        by=by,
         since=since,
         until=until,
         state_dir=config.analyze.state_dir,
     )
+
+
+def build(config: Config, *, since: str | None, until: str | None) -> UsageView:
+    by_day = report(config, by="day", since=since, until=until)
     per_day: dict[str, dict[str, tuple[int, float]]] = {}
-    for day in sorted({row.key for row in report.rows}):
-        by_model = build_report(
-            captures_dir=config.capture.dir,
-            prices=config.usage.prices,
-            by="model",
-            since=day,
-            until=day,
-            state_dir=config.analyze.state_dir,
-        )
+    for day in sorted({row.key for row in by_day.rows}):
+        by_model = report(config, by="model", since=day, until=day)
         per_day[day] = {
             f"{row.key} · {row.scope}": (row.tokens.total, row.priced_usd) for row in by_model.rows
         }
@@ -85,13 +84,13 @@ def build(config: Config, *, since: str | None, until: str | None) -> UsageView:
         _chart("cost per day (priced models)", "$", per_day, colors, lambda v: v[1]),
     ]
     return UsageView(
-        table=render.render_table(report),
-        rows=[render.row_json(r) for r in report.rows],
-        total=render.row_json(report.total),
+        table=render.render_table(by_day),
+        rows=[render.row_json(r) for r in by_day.rows],
+        total=render.row_json(by_day.total),
         charts=charts,
         since=since,
         until=until,
-        notes=render.footer(report),
+        notes=render.footer(by_day),
     )
 
 
@@ -104,9 +103,9 @@ def _chart(
 ) -> Chart:
     days = sorted(per_day)
     totals = [sum(value(v) for v in per_day[d].values()) for d in days]
-    top = max(totals, default=0.0) or 1.0
+    top = max(totals, default=0.0)
     slot = WIDTH / max(1, len(days))
-    bar_w = max(2.0, slot * 0.7)
+    bar_w = min(BAR_MAX, max(2.0, slot * 0.7))
     bars = []
     for i, day in enumerate(days):
         y = float(HEIGHT)
@@ -114,7 +113,7 @@ def _chart(
             v = value(per_day[day][label])
             if v <= 0:
                 continue
-            h = v / top * (HEIGHT - 10)
+            h = v / top * (HEIGHT - 10)  # v > 0, so top > 0
             y -= h
             bars.append(
                 Segment(

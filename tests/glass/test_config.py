@@ -194,3 +194,53 @@ def test_an_htpasswd_file_resolves_against_the_config_folder_and_no_login_is_sho
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, "capture:\n  proxyauth: 's3cret'\n"))
     assert "s3cret" not in str(e.value)
+
+
+# -- view: (the web viewer) -------------------------------------------------------------------
+
+
+def test_the_shipped_view_section_is_the_defaults():
+    from glass.config import ViewConfig
+
+    shipped = load_config(ROOT / "config.yaml")
+    assert dataclass_values(shipped.view, skip="state_dir") == dataclass_values(
+        ViewConfig(), skip="state_dir"
+    )
+    assert shipped.view.listen_host == "127.0.0.1" and shipped.view.port == 8082
+    assert shipped.view.state_dir == ROOT / "captures" / ".view"
+
+
+def dataclass_values(obj, *, skip):
+    import dataclasses
+
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != skip}
+
+
+def test_the_view_state_dir_resolves_against_the_config_folder(tmp_path):
+    cfg = load_config(write(tmp_path, "view:\n  state_dir: viewstate\n  port: 9000\n"))
+    assert cfg.view.state_dir == tmp_path / "viewstate" and cfg.view.port == 9000
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("view:\n  port: 0\n", "'view.port' must be a port number from 1 to 65535"),
+        ("view:\n  port: 70000\n", "'view.port' must be a port number from 1 to 65535"),
+        (
+            "view:\n  listen_host: 0.0.0.0\n",
+            "'view.listen_host' is 0.0.0.0, not a loopback address: set view.allow_remote: true",
+        ),
+        ("view:\n  allow_remote: sure\n", "'view.allow_remote' must be true or false"),
+        ("view:\n  colour: blue\n", "unknown key 'view.colour'"),
+    ],
+)
+def test_bad_view_values_name_the_file_and_the_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert message in str(e.value) and str(path) in str(e.value)
+
+
+def test_a_remote_viewer_with_allow_remote_is_accepted(tmp_path):
+    cfg = load_config(write(tmp_path, "view:\n  listen_host: 0.0.0.0\n  allow_remote: true\n"))
+    assert cfg.view.remote and cfg.view.allow_remote
