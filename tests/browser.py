@@ -144,10 +144,41 @@ def open_tab(*, driver: Playwright, tmp_path: Path, executable: Path) -> Iterato
         context.close()
 
 
+@dataclass(kw_only=True)
+class _Shared:
+    """The one Playwright driver of this process, and how many fixtures hold it."""
+
+    driver: Playwright | None = None
+    holders: int = 0
+
+
+_SHARED = _Shared()
+
+
+@contextmanager
+def shared_driver() -> Iterator[Playwright]:
+    """Playwright's driver (its bundled Node process), one per process however many hold it.
+
+    Each conftest or test module that imports the fixtures defines a session fixture of its
+    own, and Playwright's sync API cannot start twice in one thread: the second holder gets the
+    first one's driver, and the last one to let go stops it.
+    """
+    if _SHARED.driver is None:
+        _SHARED.driver = sync_playwright().start()
+    _SHARED.holders += 1
+    try:
+        yield _SHARED.driver
+    finally:
+        _SHARED.holders -= 1
+        if _SHARED.holders == 0:
+            _SHARED.driver.stop()
+            _SHARED.driver = None
+
+
 @pytest.fixture(scope="session", name="playwright_driver")
 def playwright_driver_fixture() -> Iterator[Playwright]:
-    """Playwright's driver (its bundled Node process), one per test session."""
-    with sync_playwright() as driver:
+    """Playwright's driver, one per test session (see :func:`shared_driver`)."""
+    with shared_driver() as driver:
         yield driver
 
 
