@@ -25,6 +25,8 @@ from tests.browser import (
     tab_fixture,  # noqa: F401 -- registers the fixture `tab`
 )
 
+pytestmark = pytest.mark.browser
+
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>glass browser self-test</title></head>
 <body>

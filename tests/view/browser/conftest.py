@@ -15,8 +15,6 @@ from tests.proxy import CapturingProxy
 from tests.standin import Reply, Scripted, StandIn
 from tests.view.browser.recorded import CliSession, ViewerServer, record_cli_session, write_config
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture(scope="session")
 def cli_session(tmp_path_factory: pytest.TempPathFactory) -> CliSession:

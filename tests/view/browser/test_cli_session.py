@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from analyze.conversation import session_id
@@ -26,6 +27,8 @@ from tests.view.browser.recorded import (
     ViewerServer,
 )
 from view.app import fmt_int
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 TOKEN_ATTRIBUTES = {
     "input_tokens": "data-input-tokens",

@@ -8,6 +8,7 @@ still the same page (a flag set on `window` survives).
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from analyze.conversation import session_id
@@ -15,6 +16,8 @@ from tests.browser import Tab
 from tests.proxy import CapturingProxy, wait_for_captures
 from tests.standin import Reply, Scripted, StandIn
 from tests.view.browser.recorded import MAIN_USAGE, CliSession, ViewerServer, send_through_proxy
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 LIVE_PROMPT = "And where does the heron fly in winter? (asked live)"
 LIVE_ANSWER = "South as well, **live** from the stand-in."

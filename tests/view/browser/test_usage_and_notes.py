@@ -14,12 +14,15 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from analyze.conversation import session_id
 from tests.browser import Tab
 from tests.proxy import ROOT, capture_files, env_without
 from tests.view.browser.recorded import MAIN_USAGE, CliSession, ViewerServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 TOTALS = {
     "requests": "data-requests",

@@ -27,6 +27,8 @@ from tests.proxy import ROOT, CapturingProxy, capture_files, wait_for_captures
 from tests.standin import Reply, Scripted, StandIn
 from tests.view.browser.recorded import ViewerServer, send_through_proxy
 
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
 SESSION = "0dd5e55e-0000-4000-8000-00000000c0de"
 
 
