@@ -171,3 +171,22 @@ def test_raw_capture_page_shows_the_stored_redacted_headers(
     expect(captured).to_contain_text(PROMPT.split("'")[0])  # the page's JSON escapes ' as \u0027
     assert API_KEY not in page.content()
     assert_clean(tab)
+
+
+def test_search_box_finds_the_session_by_text_in_its_captures(
+    tab: Tab, viewer: ViewerServer, cli_session: CliSession
+) -> None:
+    page = tab.page
+    page.goto(f"{viewer.url}/")
+    page.get_by_test_id("search-box").fill("heron nests")  # in the tool result and the answer
+    page.get_by_test_id("search-box").press("Enter")
+    page.wait_for_url(re.compile(r"[?&]q=heron\+nests"))
+    expect(page.get_by_test_id("session-row")).to_have_count(1)
+    expect(page.get_by_test_id("search-summary")).to_be_visible()
+    tab.screenshot("search")
+    page.get_by_test_id("search-box").fill("no capture says zyzzyva")
+    page.get_by_test_id("search-box").press("Enter")
+    page.wait_for_url(re.compile(r"zyzzyva"))
+    expect(page.get_by_test_id("session-row")).to_have_count(0)
+    expect(page.get_by_test_id("session-count")).to_have_text("0 sessions")
+    assert_clean(tab)
