@@ -175,6 +175,8 @@ def bench_list(folder: Path, *, size: Size) -> list[Result]:
     paths = build_backlog(config.capture.dir, size.captures)
     listing = functools.partial(_get, _app(config), "/")
     fill = _timed(listing)  # the index fills once: a reference, not the figure
+    if b'data-testid="session-row"' not in listing():
+        raise RuntimeError("the session list shows no session")
     ratios, page_s, scan_s = [], [], []
     for _ in range(size.rounds):
         scanned = _timed(lambda: _scandir_days(config.capture.dir))
