@@ -14,7 +14,9 @@ read-only functions, each to avoid a second copy of a rule:
 - `analyze.captures` (`read_capture`, `parse`, `check_shape`, `BadCapture`,
   `iter_captures`): reading a file, plain or gzipped, and why it is bad;
 - `analyze.usage.scan.build_report` and `analyze.usage.render`: /usage shows the
-  very numbers and table of `make usage`;
+  very numbers and table of `make usage`; `analyze.usage.prices.Pricer` prices a
+  session's tokens as the report does (`view/cost.py`), and
+  `analyze.usage.scan.incomplete_reason` says why an exchange has no full usage;
 - `analyze.store` (reading the memory store: current, superseded, forgotten).
 
 Where things happen: `view/skeleton.py` (a capture's index facts without parsing
@@ -23,6 +25,7 @@ its messages), `view/index.py` (the SQLite index, incremental by mtime and size)
 `view/blocks.py` (one message block as display data: text, tool call, diff,
 checklist), `view/diff.py` (what changed between two requests),
 `view/markdown.py` (escaped Markdown), `view/paths.py` (path validation),
+`view/cost.py` (prices), `view/memories.py` (the memories page's data),
 `view/app.py` (the Flask routes), `view/usage_page.py` (the usage chart),
 `view/export.py` (one self-contained HTML file), `view/cli.py` (the commands).
 """

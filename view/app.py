@@ -140,10 +140,13 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
         projects = sorted({s.project for s in found if s.project})
         models = sorted({m for s in found for m in s.models})
         days = sorted({s.first_day for s in found} | {s.last_day for s in found}, reverse=True)
+        show_all = bool(request.args.get("all"))
+        side_only = sum(1 for s in found if not s.main)
         shown = [
             s
             for s in found
-            if (day is None or s.first_day <= day <= s.last_day)
+            if (show_all or s.main)
+            and (day is None or s.first_day <= day <= s.last_day)
             and (project is None or s.project == project)
             and (model is None or model in s.models)
         ]
@@ -163,11 +166,19 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
             model=model,
             query=query,
             searched=searched,
+            show_all=show_all,
+            side_only=side_only,
             projects=projects,
             models=models,
             days=days,
             notes=_notes(viewer),
+            no_captures=not viewer.captures_dir.is_dir(),
+            captures_dir=viewer.captures_dir,
         )
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status=204)
 
     @app.get("/sessions/<sid>")
     def session_page(sid: str) -> str:

@@ -3,14 +3,15 @@
 `Index.refresh()` brings it up to date with the captures folder, reading only
 what changed: a day folder whose mtime is the one recorded (and not within
 the last `RECENT_S` seconds, where a file system's coarse timestamps could hide
-a change) is not even listed; in a listed folder, only captures whose mtime
+a change, nor one of the `ALWAYS_LISTED` newest) is not even listed; in a listed folder, only captures whose mtime
 and size differ from their row are read again, through `view.skeleton` (never
 the whole conversation). So a restart, or a new file, reads nothing else.
 
 The file is `index.sqlite3` in `view.state_dir` (0600, the folder 0700). It is
 a cache: a file of another schema version, or one SQLite cannot read, is
 deleted and rebuilt; a state folder that cannot be written gives an index in
-memory for this process. Files that are not usable captures get a row with
+memory for this process (so does a state folder whose parent is missing: the viewer
+never creates the captures folder). Files that are not usable captures get a row with
 their `problem` (the reader's reason), and day folders remember the other
 files they hold, so pages can show both as notes.
 """
@@ -43,6 +44,9 @@ SCHEMA_VERSION = 1
 INDEX_FILE = "index.sqlite3"
 RECENT_S = 2.0
 """A day folder changed this recently is listed again whatever its mtime says."""
+ALWAYS_LISTED = 2
+"""The newest day folders are listed on every refresh whatever their mtime: a file rewritten
+in place there (not Glass's atomic way, which changes the folder's mtime) is still seen."""
 TITLE_CHARS = 120
 
 _COLUMNS = (
@@ -188,6 +192,10 @@ def row_of(*, rel: str, fspath: str, day: str, number: int, endpoint: str) -> Ca
         return CaptureRow(**base, mtime_ns=st.st_mtime_ns, size=st.st_size, problem=str(e))
     except IsADirectoryError:
         return CaptureRow(**base, mtime_ns=0, size=0, problem="a folder, not a file")
+    except FileNotFoundError:
+        raise
+    except OSError as e:  # unreadable (permissions, I/O error): a note, not a crash
+        return CaptureRow(**base, mtime_ns=0, size=0, problem=f"cannot read: {e.strerror or e}")
     doc = sk.doc
     raw_request = doc.get("request")
     request: dict[str, Any] = raw_request if isinstance(raw_request, dict) else {}
@@ -255,7 +263,8 @@ class Index:
 
     def _open(self) -> sqlite3.Connection:
         try:
-            self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # never parents=True: that would make the captures folder, with the umask's mode
+            self.state_dir.mkdir(mode=0o700, exist_ok=True)
             path = self.state_dir / INDEX_FILE
             if not path.exists():
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
@@ -312,7 +321,10 @@ class Index:
             )
         except (FileNotFoundError, NotADirectoryError):
             days = []
-        known = {r["day"]: r["mtime_ns"] for r in self.db.execute("SELECT day, mtime_ns FROM days")}
+        known = {
+            r["day"]: (r["mtime_ns"], r["others"])
+            for r in self.db.execute("SELECT day, mtime_ns, others FROM days")
+        }
         read = 0
         now_ns = int(self.clock() * 1e9)
         self.db.execute("BEGIN")
@@ -321,22 +333,27 @@ class Index:
                 self.generation += 1
                 self.db.execute("DELETE FROM captures WHERE day = ?", (day,))
                 self.db.execute("DELETE FROM days WHERE day = ?", (day,))
+            newest = set(days[-ALWAYS_LISTED:])
             for day in days:
                 folder = os.path.join(self.captures_dir, day)
                 try:
                     mtime_ns = os.stat(folder).st_mtime_ns
                 except FileNotFoundError:
                     continue
-                if known.get(day) == mtime_ns and now_ns - mtime_ns > RECENT_S * 1e9:
+                before = known.get(day)
+                unchanged = before is not None and before[0] == mtime_ns
+                if unchanged and now_ns - mtime_ns > RECENT_S * 1e9 and day not in newest:
                     continue
-                read += self._refresh_day(day, folder, mtime_ns)
+                read += self._refresh_day(day, folder, mtime_ns, before=before)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         return read
 
-    def _refresh_day(self, day: str, folder: str, mtime_ns: int) -> int:
+    def _refresh_day(
+        self, day: str, folder: str, mtime_ns: int, *, before: tuple[int, str] | None
+    ) -> int:
         found: dict[str, tuple[str, int, str, os.stat_result]] = {}
         others = []
         try:
@@ -378,10 +395,9 @@ class Index:
             read += 1
             self.generation += 1
             self._put(row)
-        self.db.execute(
-            "INSERT OR REPLACE INTO days VALUES (?, ?, ?)",
-            (day, mtime_ns, json.dumps(sorted(others))),
-        )
+        record = (mtime_ns, json.dumps(sorted(others)))
+        if record != before:
+            self.db.execute("INSERT OR REPLACE INTO days VALUES (?, ?, ?)", (day, *record))
         return read
 
     def _put(self, row: CaptureRow) -> None:

@@ -65,6 +65,18 @@ def test_sessions_page_lists_and_filters(client, captures):
     assert count_ids(page(client, "/"), "session-row") == 3  # the kept list follows the index
 
 
+def test_sessions_of_side_calls_alone_are_behind_a_toggle(client, captures):
+    from tests import corpus
+
+    corpus.write_session(captures, corpus.SESSION_64)
+    html = page(client, "/")
+    every = page(client, "/?all=1")
+    assert 0 < count_ids(html, "session-row") < count_ids(every, "session-row")
+    hidden = count_ids(every, "session-row") - count_ids(html, "session-row")
+    assert f"{hidden} made of side calls alone" in html
+    assert all(int(m) > 0 for m in re.findall(r'data-testid="session-main">(\d+)<', html))
+
+
 def test_session_page_shows_the_conversation(client, captures):
     viewdata.write_session(captures, steps=viewdata.coding_steps())
     html = page(client, f"/sessions/{SID}")
@@ -159,6 +171,11 @@ def test_bad_files_are_notes_never_errors(client, captures):
     assert re.search(
         r'data-testid="bad-file-note">[^<]*052_120000_messages.json: no response', inflight
     )
+
+
+def test_no_captures_folder_yet(client):
+    html = page(client, "/")
+    assert count_ids(html, "no-captures") == 1 and count_ids(html, "session-row") == 0
 
 
 def test_paths_outside_the_captures_are_refused(client, captures, tmp_path):

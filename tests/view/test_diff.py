@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from analyze.captures import read_capture
 from tests import viewdata
 from view.diff import diff_requests
@@ -65,3 +67,40 @@ def test_the_first_request_is_all_new(tmp_path):
 def test_identical_requests(tmp_path):
     r1, *_ = requests(tmp_path)
     assert diff_requests(r1, r1).unchanged
+
+
+def corpus_main_requests(tmp_path, session):
+    from analyze import conversation
+    from analyze.captures import iter_captures
+    from tests import corpus
+
+    corpus.write_session(tmp_path, session)
+    out: dict[str, list] = {}
+    for ref in iter_captures(tmp_path):
+        doc = read_capture(ref.path)
+        if conversation.scope(doc, ref.endpoint) == "main":
+            out.setdefault(conversation.session_id(doc), []).append(doc["request"])
+    return out
+
+
+def test_the_real_cli_session_only_appends(tmp_path):
+    from tests import corpus
+
+    (requests_,) = corpus_main_requests(tmp_path, corpus.SESSION_2X).values()
+    assert len(requests_) == 7
+    for before, after in itertools.pairwise(requests_):
+        d = diff_requests(before, after)
+        assert d.rewritten == [] and d.common == len(before["messages"])
+        assert len(d.appended) >= 2 and d.common + len(d.appended) == len(after["messages"])
+        assert next(m.role for m in d.appended) == "assistant"
+
+
+def test_a_recorded_compaction_rewrites_the_history(tmp_path):
+    from analyze import conversation
+    from tests import corpus
+
+    longest = max(corpus_main_requests(tmp_path, corpus.SESSION_64).values(), key=len)
+    assert conversation.is_compaction(longest[-1])
+    last = diff_requests(longest[-2], longest[-1])
+    assert last.common == 0 and len(last.rewritten) == len(longest[-2]["messages"])
+    assert last.system, "the summarisation request has a system prompt of its own"

@@ -109,15 +109,38 @@ def test_a_plain_and_compressed_twin_count_once(config, captures):
 
 
 def test_an_unchanged_folder_is_not_listed_again(config, captures, monkeypatch):
-    viewdata.write_session(captures, steps=viewdata.coding_steps())
-    now = [os.stat(next(captures.iterdir())).st_mtime + 60]
+    for n, day in enumerate((18, 19, 20, 21)):
+        viewdata.write_session(
+            captures,
+            steps=viewdata.coding_steps(),
+            session_id=f"s{n}",
+            start=viewdata.datetime(2026, 11, day, 9, 0, tzinfo=viewdata.TZ),
+        )
+    now = [max(os.stat(d).st_mtime for d in captures.iterdir()) + 60]
     idx = make_index(config, clock=lambda: now[0])
     idx.refresh()
     listed = []
     real = index_mod.os.scandir
     monkeypatch.setattr(index_mod.os, "scandir", lambda p: listed.append(p) or real(p))
+    assert idx.refresh() == 0
+    # the captures folder itself, and only the newest day folders
+    assert [os.path.basename(p) for p in listed] == ["captures", "2026-11-20", "2026-11-21"]
+
+
+def test_a_file_rewritten_in_place_on_the_newest_day_is_seen(config, captures):
+    paths = viewdata.write_session(captures, steps=viewdata.coding_steps())
+    now = [os.stat(paths[0].parent).st_mtime + 60]
+    idx = make_index(config, clock=lambda: now[0])
     idx.refresh()
-    assert listed == [captures]  # the captures folder itself, no day folder
+    folder_mtime = os.stat(paths[0].parent).st_mtime_ns
+    with open(paths[-1], "r+b") as f:  # in place: the folder's mtime stays
+        data = f.read().replace(b'"output_tokens": 50', b'"output_tokens": 77')
+        f.seek(0)
+        f.write(data)
+        f.truncate()
+    os.utime(paths[0].parent, ns=(folder_mtime, folder_mtime))
+    assert idx.refresh() == 1
+    assert idx.capture(f"{paths[-1].parent.name}/{paths[-1].name}").output == 77
 
 
 def test_files_are_private_and_a_corrupt_index_is_rebuilt(config, captures):
@@ -159,3 +182,20 @@ def test_first_prompt_skips_reminders_and_derived_text():
     }
     assert first_prompt(message) == "the real prompt"
     assert first_prompt({"role": "assistant", "content": "x"}) is None
+
+
+def test_an_unreadable_file_is_a_problem_row(config, captures, monkeypatch):
+    paths = viewdata.write_session(captures, steps=viewdata.coding_steps())
+    real = index_mod.read_skeleton
+
+    def deny(path):
+        if path == str(paths[1]):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(index_mod, "read_skeleton", deny)
+    idx = make_index(config)
+    idx.refresh()
+    assert [(r.name, r.problem) for r in idx.problems()] == [
+        (paths[1].name, "cannot read: Permission denied")
+    ]
