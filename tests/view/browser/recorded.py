@@ -66,6 +66,13 @@ MAIN_USAGE = (
     },
 )
 """The usage of the three main-loop answers: the Read, the Edit, the final text."""
+TOKEN_ATTRIBUTES = {
+    "input_tokens": "data-input-tokens",
+    "cache_creation_input_tokens": "data-cache-creation-input-tokens",
+    "cache_read_input_tokens": "data-cache-read-input-tokens",
+    "output_tokens": "data-output-tokens",
+}
+"""Usage keys -> the data attributes the viewer's pages carry them in (turns, sessions, totals)."""
 
 
 def tool_results(body: Any) -> int:

@@ -23,19 +23,13 @@ from tests.view.browser.recorded import (
     NEW_LINE,
     OLD_LINE,
     PROMPT,
+    TOKEN_ATTRIBUTES,
     CliSession,
     ViewerServer,
 )
 from view.app import fmt_int
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-TOKEN_ATTRIBUTES = {
-    "input_tokens": "data-input-tokens",
-    "cache_creation_input_tokens": "data-cache-creation-input-tokens",
-    "cache_read_input_tokens": "data-cache-read-input-tokens",
-    "output_tokens": "data-output-tokens",
-}
 
 
 def the_session(cli_session: CliSession) -> str:

@@ -20,17 +20,12 @@ from playwright.sync_api import expect
 from analyze.conversation import session_id
 from tests.browser import Tab
 from tests.proxy import ROOT, capture_files, env_without
-from tests.view.browser.recorded import MAIN_USAGE, CliSession, ViewerServer
+from tests.view.browser.recorded import MAIN_USAGE, TOKEN_ATTRIBUTES, CliSession, ViewerServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-TOTALS = {
-    "requests": "data-requests",
-    "input_tokens": "data-input-tokens",
-    "cache_creation_input_tokens": "data-cache-creation-input-tokens",
-    "cache_read_input_tokens": "data-cache-read-input-tokens",
-    "output_tokens": "data-output-tokens",
-}
+TOTALS = {"requests": "data-requests", **TOKEN_ATTRIBUTES}
+"""`make usage --json` keys -> the attributes of the page's totals row."""
 
 
 def make_usage(config: Path, *args: str) -> str:
