@@ -26,7 +26,7 @@ HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
 .PHONY: install lock check capture capture-web run-claude analyze analyze-once memories status usage \
         compact du \
-        search hooks view up down logs test no-npm-note bench claude-cli clean help
+        search hooks view up down logs test no-npm-note browser bench claude-cli clean help
 
 help:
 	@echo "make run-claude   run Claude Code through the proxy (starts it in the background if needed)"
@@ -39,6 +39,7 @@ help:
 	@echo "make view         the web viewer: sessions, conversations, diffs, memories, usage (127.0.0.1:8082)"
 	@echo "make hooks        recall memories into Claude Code sessions in DIR (default: here)"
 	@echo "make test         static checks and the test suite; make bench: the benchmarks"
+	@echo "make browser      Debian's Chromium for the browser tests (make test runs it; apt-get as root)"
 	@echo "make lock         re-resolve uv.lock after editing pyproject.toml (ARGS=--upgrade: newest versions)"
 
 # Glass's own packages are compiled too (only files changed since; ~0.1 s): where
@@ -130,11 +131,23 @@ check: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/deptry .
 
-test: install check $(if $(HAVE_NPM),claude-cli,no-npm-note)
+test: install check browser $(if $(HAVE_NPM),claude-cli,no-npm-note)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 no-npm-note:
 	@echo "glass: npm not found: the tests that drive the real Claude Code CLI need Node.js 18+ and npm (they fail with CI=true)"
+
+# Debian's Chromium (and its driver) for the browser tests (tests/browser.py), when missing:
+# apt-get as root, else one line saying how (the browser tests then fail with CI=true).
+CHROMIUM_BIN := /usr/bin/chromium
+CHROMIUM_PACKAGES := chromium chromium-driver
+browser:
+	@test -x $(CHROMIUM_BIN) || \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(CHROMIUM_PACKAGES); \
+	  else \
+	    echo "glass: $(CHROMIUM_BIN) missing: the browser tests need it; as root: apt-get update && apt-get install -y --no-install-recommends $(CHROMIUM_PACKAGES) (they fail with CI=true)"; \
+	  fi
 
 bench: install
 	$(PY) -m bench $(ARGS)

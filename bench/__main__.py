@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, str] = {
     "recall": "bench.recall_bench",  # hooks and search start-up vs python -c pass; recall quality
     "hooks": "bench.hooks_bench",  # recall hooks: analyzer bytes with/without, hook start-up
     "compact": "bench.compact_bench",  # compaction: disk after/before, reading .gz, vs gzip -6
+    "view": "bench.view_bench",  # viewer: session page cold/warm, session list, RSS vs plain reads
 }
 """name -> module exposing `run(quick: bool) -> list[Result]`, in running order."""
 

@@ -35,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import pytest
 
@@ -56,7 +56,9 @@ __all__ = [
     "capture_files",
     "find_claude",
     "free_port",
+    "in_ci",
     "load_capture",
+    "missing_real_part",
     "sdk_client",
     "ssl_context",
     "wait_for_captures",
@@ -342,14 +344,23 @@ def find_claude() -> str | None:
     return shutil.which("claude")
 
 
+def in_ci() -> bool:
+    """CI=true (or 1, yes): a missing real part is then a failure, never a skip."""
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def missing_real_part(reason: str, *, ci: bool | None = None) -> NoReturn:
+    """Fail the test under CI (`ci`, default :func:`in_ci`), else skip it, saying `reason`."""
+    if in_ci() if ci is None else ci:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def require_claude() -> str:
     """The Claude Code CLI for a real-client test: fails under CI=true if missing, else skips."""
     found = find_claude()
     if found is None:
-        reason = "the Claude Code CLI is not installed; run `make claude-cli`"
-        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing_real_part("the Claude Code CLI is not installed; run `make claude-cli`")
     return found
 
 

@@ -66,6 +66,15 @@ def test_quick_capture_bench_prints_its_ratios(tmp_path):
                 "reference: Bedrock direct, no proxy",
             ],
         ),
+        (
+            "view",
+            [
+                "view: session page, index cold ÷ json.load of its 30 files",
+                "view: session page, warm ÷ json.load of its last file",
+                "view: session list over 640 captures, warm ÷ os.scandir",
+                "view: peak RSS after opening the session ÷ RSS at start",
+            ],
+        ),
         ("sse", ["sse: reassembly throughput ÷ the SDK's accumulator"]),
         ("backlog", ["analyze --once: 100 captures in 10 sessions / json.loads"]),
         (

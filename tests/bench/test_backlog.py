@@ -47,3 +47,30 @@ def test_each_cycle_is_a_conversation_of_its_own_on_a_day_of_its_own(tmp_path):
     assert ids(first) and not ids(first) & ids(second)  # the usage report counts both
     assert all(json.dumps(d["request"]["messages"][0]).count("[cycle 0]") == 1 for d in first)
     assert all(json.dumps(d["request"]["messages"][0]).count("[cycle 1]") == 1 for d in second)
+
+
+def test_long_session_is_one_growing_conversation_of_the_size_asked(tmp_path):
+    from analyze.conversation import scope, session_id
+
+    paths = backlog.build_long_session(tmp_path, requests=25, megabytes=2.0)
+    assert len(paths) == 25
+    total = sum(p.stat().st_size for p in paths)
+    assert 1_900_000 <= total <= 2_100_000
+    docs = [json.loads(p.read_bytes()) for p in paths]
+    assert {session_id(d) for d in docs} == {backlog.LONG_SESSION_ID}
+    assert {scope(d, "messages") for d in docs} == {"main"}
+    sizes = [p.stat().st_size for p in paths]
+    assert sizes == sorted(sizes)  # every request resends the history so far
+    for n, doc in enumerate(docs):
+        messages = doc["request"]["messages"]
+        assert len(messages) == 2 + 2 * n
+        answer = doc["response"]["body"]
+        assert answer["id"] == f"msg_long_{n:04d}"
+        if n + 1 < len(docs):  # the next request carries this answer's tool call and its result
+            tool_use = answer["content"][1]
+            sent = docs[n + 1]["request"]["messages"][-2:]
+            assert sent[0]["content"][1] == tool_use
+            assert sent[1]["content"][0]["tool_use_id"] == tool_use["id"]
+    assert docs[-1]["response"]["body"]["stop_reason"] == "end_turn"
+    names = [b["name"] for d in docs[:-1] for b in d["response"]["body"]["content"][1:]]
+    assert names.count("Edit") == 4 and names.count("Read") == 20
