@@ -25,6 +25,7 @@ from analyze.store import MemoryStore
 from glass.tokens import ZERO, Tokens
 from view import cost as costs
 from view.blocks import Block, blocks_of
+from view.diff import system_text
 from view.index import CaptureRow, Index
 
 
@@ -80,6 +81,10 @@ class Window:
     messages: list[Message]
     turns: list[Turn]
     problem: str | None = None
+    system: str = ""
+    """The system prompt of the window's last request, its blocks joined."""
+    tools: list[str] = field(default_factory=list)
+    """The names of the tools it offered."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -321,4 +326,14 @@ def _window(number: int, group: list[CaptureRow], *, turn: Any, full: bool) -> W
     shown.append(
         Message(role="assistant", blocks=final_blocks, turns=[*orphans, turns[-1]], final=True)
     )
-    return Window(number=number, source=last, messages=shown, turns=turns)
+    tools = request.get("tools")
+    return Window(
+        number=number,
+        source=last,
+        messages=shown,
+        turns=turns,
+        system=system_text(request.get("system")),
+        tools=[str(t.get("name", "?")) for t in tools if isinstance(t, dict)]
+        if isinstance(tools, list)
+        else [],
+    )

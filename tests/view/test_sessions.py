@@ -83,6 +83,10 @@ def test_the_conversation_is_the_last_request_plus_its_response(
     kinds = [b.kind for b in window.messages[1].blocks]
     assert kinds == ["thinking", "markdown", "tool_use"]
     assert [t.row.scope for t in view.side] == ["side"]
+    assert (
+        window.tools == ["Read", "Edit", "Bash"]
+        and "Working directory: /home/dev/shop" in window.system
+    )
 
 
 def test_a_rewritten_history_starts_a_new_context_window(config, captures, index):
