@@ -1057,6 +1057,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
 
 
+_INSTANCES = itertools.count(1)
+"""How many StandIn objects this process made."""
+
+
 class StandIn:
     """The stand-in server; a context manager, or call :meth:`start` / :meth:`stop`.
 
@@ -1077,6 +1081,8 @@ class StandIn:
         self._stopping = threading.Event()
         self._counters: dict[str, itertools.count[int]] = {}
         self._counter_lock = threading.Lock()
+        self._instance = next(_INSTANCES)
+        """Numbers this stand-in's ids apart from another's (the usage report keys by id)."""
 
     # -- lifecycle ---------------------------------------------------------- #
 
@@ -1136,10 +1142,12 @@ class StandIn:
         return [r for r in self.requests if r.is_messages]
 
     def _next_id(self, prefix: str) -> str:
-        """A deterministic id: ``<prefix>_000001``, ``<prefix>_000002``, ... per prefix."""
+        """A deterministic id: ``<prefix>_000001``, ``<prefix>_000002``, ... per prefix, with
+        ``<prefix>2_…`` for the second stand-in of the process and so on (ids stay unique)."""
         with self._counter_lock:
             counter = self._counters.setdefault(prefix, itertools.count(1))
-            return f"{prefix}_{next(counter):06d}"
+            tag = "" if self._instance == 1 else str(self._instance)
+            return f"{prefix}{tag}_{next(counter):06d}"
 
     def __repr__(self) -> str:
         state = f"url={self.url}" if self._server is not None else "stopped"
