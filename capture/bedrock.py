@@ -81,7 +81,7 @@ def _chunk_event(payload: bytes) -> dict[str, Any] | str:
         body = json.loads(payload)
         raw = base64.b64decode(body["bytes"], validate=True)
         event = json.loads(raw)
-    except (ValueError, KeyError, TypeError, binascii.Error) as e:
+    except (ValueError, RecursionError, KeyError, TypeError, binascii.Error) as e:
         return f"does not decode to an event ({type(e).__name__}: {e})"
     if not isinstance(event, dict):
         return "event is not an object"
@@ -93,6 +93,6 @@ def _message(payload: bytes) -> str:
     text = payload.decode("utf-8", errors="replace")
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than json can: keep it as text
         return text
     return str(body.get("message", text)) if isinstance(body, dict) else text

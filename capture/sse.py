@@ -97,6 +97,11 @@ def reassemble(text: str) -> Reassembled:
     return fold(_sse_events(text, out), out=out)
 
 
+MAX_INDEX_GAP = 64
+"""How far past the last block a `content_block_start` may point (gaps are padded with `{}`);
+an index beyond is a problem, not millions of empty blocks from one small event."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """One stream event, however it was framed (SSE here, AWS event-stream in capture/bedrock)."""
@@ -112,7 +117,7 @@ def _sse_events(text: str, out: Reassembled) -> Iterator[Event]:
     for name, data, terminated in _framed(text):
         try:
             payload = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than json can
             out.problems.append(f"event {name!r}: data is not JSON")
             continue
         if not isinstance(payload, dict):
@@ -158,6 +163,9 @@ def _apply(out: Reassembled, kind: str, ev: dict, partial_json: dict[int, list[s
     content: list[dict] = msg["content"]
     if kind == "content_block_start":
         index = ev["index"]
+        if not isinstance(index, int) or not 0 <= index <= len(content) + MAX_INDEX_GAP:
+            out.problems.append(f"content_block_start: index {index!r} out of range")
+            return
         while len(content) <= index:
             content.append({})
         content[index] = dict(ev["content_block"])
@@ -223,7 +231,7 @@ def _finish_tool_inputs(
             continue
         try:
             content[index]["input"] = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             # A cut stream: keep what arrived rather than pretend it parsed.
             content[index]["input"] = {}
             content[index]["partial_input_json"] = raw

@@ -121,3 +121,19 @@ def test_garbage_is_a_problem():
     got = bedrock.reassemble(b"<html>502 Bad Gateway</html>")
     assert got.result.message is None
     assert got.result.problems and "not decoded" in got.result.problems[0]
+
+
+def test_a_chunk_nested_deeper_than_json_can_read_is_a_problem_not_a_crash():
+    deep = b"[" * 100_000 + b"]" * 100_000
+    payload = json.dumps({"bytes": base64.b64encode(deep).decode()}).encode()
+    data = frames.frame(
+        payload,
+        headers={
+            ":event-type": "chunk",
+            ":message-type": "event",
+            ":content-type": "application/json",
+        },
+    )
+    result = bedrock.reassemble(data)
+    assert not result.result.complete
+    assert any("does not decode to an event" in p for p in result.result.problems)

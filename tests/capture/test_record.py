@@ -183,6 +183,12 @@ def test_html_error_page_is_kept_as_text():
     assert out["body"] is None and out["body_text"].startswith("<html>")
 
 
+def test_a_body_nested_deeper_than_json_can_read_is_kept_as_text():
+    deep = b"[" * 100_000 + b"]" * 100_000
+    out = record.response_record(resp(deep, [("content-type", "application/json")]))
+    assert out["body"] is None and out["body_text"] == deep.decode()
+
+
 def test_empty_response_body():
     out = record.response_record(resp(b""))
     assert out["body"] is None and "body_text" not in out

@@ -103,3 +103,19 @@ def test_error_event_and_garbage_are_reported_not_raised():
 def test_no_message_start_gives_no_message():
     assert sse.reassemble("data: hello\n\n").message is None
     assert sse.reassemble("").message is None
+
+
+def test_a_block_index_far_past_the_content_is_a_problem_not_a_huge_list():
+    start = {"type": "message_start", "message": {"id": "m", "content": [], "usage": {}}}
+    far = {"type": "content_block_start", "index": 10**9, "content_block": {"type": "text"}}
+    text = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in (start, far))
+    result = sse.reassemble(text)
+    assert result.message["content"] == []
+    assert any("index 1000000000 out of range" in p for p in result.problems)
+
+
+def test_data_nested_deeper_than_json_can_read_is_a_problem_not_a_crash():
+    deep = "[" * 100_000 + "]" * 100_000
+    text = f"event: ping\ndata: {deep}\n\n"
+    result = sse.reassemble(text)
+    assert result.message is None and any("not JSON" in p for p in result.problems)
