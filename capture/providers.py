@@ -25,8 +25,9 @@ from capture import files
 from glass.config import PROVIDER_NAMES, ProviderConfig, ProviderName
 
 _BEDROCK = re.compile(
-    r"/model/(?P<model>[^/]+)/(?P<op>invoke|invoke-with-response-stream|count-tokens)"
+    r"(?:^|/)model/(?P<model>[^/]+)/(?P<op>invoke|invoke-with-response-stream|count-tokens)\Z"
 )
+"""Bedrock's runtime paths, also under a gateway's prefix (`/bedrock/model/…/invoke`)."""
 _VERTEX = re.compile(r"/models/(?P<model>[^/:]+):(?P<op>rawPredict|streamRawPredict)\Z")
 _VERTEX_COUNT = "count-tokens"
 """The model segment of Vertex's token-count call (`…/models/count-tokens:rawPredict`)."""
@@ -102,7 +103,7 @@ def endpoint_of(path: str) -> str:
     """The `<endpoint>` of a capture's name: `messages` for every provider's Messages call,
     `count_tokens` for their token counts, else the path's last segment (files.endpoint_of)."""
     bare = path.split("?", 1)[0]
-    if m := _BEDROCK.fullmatch(bare):
+    if m := _BEDROCK.search(bare):
         return "count_tokens" if m["op"] == "count-tokens" else "messages"
     if m := _VERTEX.search(bare):
         return "count_tokens" if unquote(m["model"]) == _VERTEX_COUNT else "messages"
@@ -114,7 +115,7 @@ def model_of(path: str) -> str | None:
     `us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `claude-sonnet-4-5@20250929`, or an
     inference profile's ARN (whose `/` the URL carries as `%2F`)."""
     bare = path.split("?", 1)[0]
-    if m := _BEDROCK.fullmatch(bare):
+    if m := _BEDROCK.search(bare):
         return unquote(m["model"])
     if (m := _VERTEX.search(bare)) and unquote(m["model"]) != _VERTEX_COUNT:
         return unquote(m["model"])

@@ -100,6 +100,9 @@ def test_the_first_matching_entry_wins_and_any_candidate_host_counts():
         ),
         (f"{VERTEX}/count-tokens:rawPredict", "count_tokens", None),
         ("/anthropic/v1/messages", "messages", None),
+        # Bedrock behind a gateway's path prefix (ANTHROPIC_BEDROCK_BASE_URL=https://gw/bedrock)
+        (f"/bedrock/model/{BEDROCK_MODEL}/invoke-with-response-stream", "messages", BEDROCK_MODEL),
+        ("/notmodel/x/invoke", "invoke", None),
     ],
 )
 def test_endpoint_and_model_of_a_path(path, endpoint, model):
