@@ -46,7 +46,8 @@ SECRET_WORDS = frozenset(
 """A header whose name has one of these words (between - or _) holds a credential:
 x-api-key, authorization, proxy-authorization, cookie, set-cookie, but also
 gateway headers such as x-portkey-api-key, cf-aig-authorization, helicone-auth
-or x-amz-security-token. (anthropic-ratelimit-tokens-* says "tokens": kept.)"""
+or x-amz-security-token. (anthropic-ratelimit-tokens-* says "tokens", and Bedrock's
+x-amzn-bedrock-*-token-count are counts: kept.)"""
 
 SECRET_PREFIXES = ("bearer ", "basic ", "aws4-hmac-sha256", "ya29.", "absk", "bedrock-api-key-")
 """Lower-cased starts of header values that are credentials under any header name: HTTP
@@ -185,7 +186,10 @@ def error_record(message: str) -> dict[str, Any]:
 
 
 def is_secret(header_name: str) -> bool:
-    return any(word in SECRET_WORDS for word in _WORDS.split(header_name.lower()))
+    words = _WORDS.split(header_name.lower())
+    if words[-2:] == ["token", "count"]:
+        return False  # a figure, not a credential: x-amzn-bedrock-input-token-count
+    return any(word in SECRET_WORDS for word in words)
 
 
 def looks_like_credential(value: str) -> bool:

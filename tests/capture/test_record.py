@@ -79,6 +79,9 @@ def test_request_record_keys_and_redaction():
         ("anthropic-beta", False),
         ("content-type", False),
         ("x-stainless-os", False),
+        ("x-amzn-bedrock-input-token-count", False),
+        ("X-Amzn-Bedrock-Cache-Write-Input-Token-Count", False),
+        ("x-token-count-secret", True),
     ],
 )
 def test_credential_headers_are_recognised_by_their_words(name, secret):
