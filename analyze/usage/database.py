@@ -117,6 +117,12 @@ class Rates:
         """The database's entry, e.g. `regional.anthropic.claude-sonnet-4-5-20250929-v1:0`."""
         return self.model.id
 
+    def has_1h_rate(self, *, at: datetime | None) -> bool:
+        """Whether the database has a 1-hour cache-write rate of its own for a request `at`
+        (without one, `price` charges them at the 5-minute rate, as the library does)."""
+        model_price = self.model.get_prices(at or datetime.now().astimezone())
+        return model_price.cache_write_1h_mtok is not None
+
     def price(self, *, at: datetime | None, prompt: int) -> Price | None:
         """The price of a request made `at` (None: now) with `prompt` input tokens in all."""
         model_price = self.model.get_prices(at or datetime.now().astimezone())

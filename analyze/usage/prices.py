@@ -81,11 +81,15 @@ class Priced:
     price: Price | None = None
     rates: database.Rates | None = None
 
-    def at(self, *, when: datetime | None, prompt: int) -> Price | None:
+    def at(self, *, when: datetime | None, tokens: Tokens) -> Price | None:
+        """The price of a request made `when` with `tokens`; None when the database would
+        charge its 1-hour cache writes at the 5-minute rate (it has no 1-hour rate for it)."""
         if self.price is not None:
             return self.price
         assert self.rates is not None  # one of the two is always set
-        return self.rates.price(at=when, prompt=prompt)
+        if tokens.cache_write_1h and not self.rates.has_1h_rate(at=when):
+            return None
+        return self.rates.price(at=when, prompt=tokens.prompt)
 
 
 class Pricer:
@@ -99,6 +103,10 @@ class Pricer:
         """(model, provider) -> the source that priced it, for the models that had a price."""
         self.missing: set[tuple[str, str]] = set()
         """(model, provider) with tokens and no price (UNKNOWN_MODEL for none named)."""
+        self.without_1h_rate: set[tuple[str, str]] = set()
+        """Those of `missing` the database prices, but without a 1-hour cache-write rate:
+        their requests with 1-hour cache writes are unpriced, never charged at the 5-minute
+        rate (ccusage #899)."""
 
     def lookup(self, model: str, provider: str) -> Priced | None:
         key = (model, provider)
@@ -122,9 +130,11 @@ class Pricer:
         """Dollars for one request's `tokens`, or None (the model noted as missing)."""
         name = model or UNKNOWN_MODEL
         priced = self.lookup(name, provider) if model is not None else None
-        price = priced.at(when=at, prompt=tokens.prompt) if priced is not None else None
+        price = priced.at(when=at, tokens=tokens) if priced is not None else None
         if priced is None or price is None:
             self.missing.add((name, provider))
+            if priced is not None:
+                self.without_1h_rate.add((name, provider))
             return None
         self.sources[(name, provider)] = priced.source
         return tokens.cost(price)

@@ -289,11 +289,16 @@ def when(value: Any) -> datetime | None:
 
 
 def missing_labels(pricer: Pricer) -> list[str]:
-    """The models without a price, named `model`, or `model (provider)` off the Anthropic API."""
-    return sorted(
-        {m if p == DEFAULT_PROVIDER else f"{m} ({p})" for m, p in pricer.missing},
-        key=str.lower,
-    )
+    """The models without a price, named `model`, or `model (provider)` off the Anthropic API;
+    `… (…, 1-hour cache writes)` when only its 1-hour cache-write rate is missing."""
+
+    def label(model: str, provider: str) -> str:
+        why = [provider] if provider != DEFAULT_PROVIDER else []
+        if (model, provider) in pricer.without_1h_rate:
+            why.append("1-hour cache writes")
+        return f"{model} ({', '.join(why)})" if why else model
+
+    return sorted({label(m, p) for m, p in pricer.missing}, key=str.lower)
 
 
 def analyzer_spend(

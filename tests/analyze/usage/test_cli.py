@@ -334,6 +334,23 @@ def test_one_hour_and_five_minute_writes_in_one_response_out_of_the_box(capsys, 
     assert row["priced_by"] == {"claude-opus-4-8": "genai-prices"}
 
 
+def test_one_hour_writes_where_the_database_has_no_one_hour_rate_are_unpriced(capsys, tmp_path):
+    """genai-prices lists no 1-hour rate for Sonnet 4 on Vertex: never the 5-minute one instead."""
+    config = write_config(tmp_path, prices="")
+    only_5m = {"input_tokens": 1, "cache_creation_input_tokens": 1000, "output_tokens": 0}
+    docs = [
+        on_provider("vertex", "claude-sonnet-4@20250514", usage_=BOTH_CACHE_WRITES, message_id="a"),
+        on_provider("vertex", "claude-sonnet-4@20250514", usage_=only_5m, message_id="b"),
+    ]
+    for number, doc in enumerate(docs, start=1):
+        put(tmp_path / "captures", f"2026-11-2{number}", 1, doc)
+    code, out, err = report(capsys, config, "--json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["cost_usd"] for r in rows] == [None, pytest.approx((1 * 3 + 1000 * 3.75) / 1e6)]
+    assert "claude-sonnet-4@20250514 (vertex, 1-hour cache writes)" in err
+
+
 # -- providers -------------------------------------------------------------------------
 
 SONNET_45 = "claude-sonnet-4-5-20250929"
