@@ -47,6 +47,9 @@ PROVIDER_IDS = {"anthropic": "anthropic", "bedrock": "aws", "vertex": "google"}
 
 _MTOK = 1_000_000
 _DIGITS = re.compile(r"\d+")
+_SUFFIX = re.compile(r"\d*(?:[-@]\d{8})?(?:-latest)?(?:-v\d+)?(?::\d+)?")
+"""What may follow a database entry's prefix in an id: the rest of a date, a date, `-latest`,
+Bedrock's `-v1:0`."""
 _DATE_DIGITS = 8
 """A run of this many digits in a model id is a date (20250514), not a version number."""
 _FIELDS = {
@@ -192,9 +195,13 @@ def _names(clause: Any, ref: str) -> bool:
 
 
 def _whole(ref: str, start: int, part: str) -> bool:
-    """False when `part`, at `start` in `ref`, ends inside a version number of it: inside a run of
-    digits shorter than a date (`claude-sonnet-4-2025` may match `claude-sonnet-4-20250514`)."""
+    """False when `part`, at `start` in `ref`, is followed by more than a date, `-latest` or a
+    version suffix (`claude-sonnet-4-5-mini` is not `claude-sonnet-4-5`), or ends inside a
+    version number of it: inside a run of digits shorter than a date (`claude-sonnet-4-2025`
+    may match `claude-sonnet-4-20250514`, `claude-opus-4-1` not `claude-opus-4-10`)."""
     end = start + len(part)
+    if not _SUFFIX.fullmatch(ref, end):
+        return False
     if not (part[-1:].isdigit() and ref[end : end + 1].isdigit()):
         return True
     run = _DIGITS.match(ref[::-1], len(ref) - end)

@@ -106,6 +106,9 @@ def test_unknown_models_and_providers_have_no_rates():
         ("claude-opus-4-10-20270101", "anthropic", "claude-opus-4-1"),
         ("claude-sonnet-4-50", "anthropic", "claude-sonnet-4-5"),
         ("us.anthropic.claude-opus-4-80-v1:0", "bedrock", "claude-opus-4-8"),
+        ("claude-sonnet-4-5-mini", "anthropic", "claude-sonnet-4-5"),
+        ("claude-sonnet-4-5-evil", "anthropic", "claude-sonnet-4-5"),
+        ("us.anthropic.claude-opus-4-8-fast-v1:0", "bedrock", "claude-opus-4-8"),
     ],
 )
 def test_a_newer_version_is_not_priced_as_the_entry_whose_number_it_extends(
@@ -118,10 +121,19 @@ def test_a_newer_version_is_not_priced_as_the_entry_whose_number_it_extends(
 
 
 @pytest.mark.parametrize(
-    "model", ["claude-sonnet-4-20250514", "claude-opus-4-1-20250805", "claude-3-5-haiku-20241022"]
+    ("model", "provider"),
+    [
+        ("claude-sonnet-4-20250514", "anthropic"),
+        ("claude-opus-4-1-20250805", "anthropic"),
+        ("claude-3-5-haiku-20241022", "anthropic"),
+        ("claude-3-7-sonnet-latest", "anthropic"),
+        ("claude-sonnet-4-5@20250929", "vertex"),
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "bedrock"),
+        ("global.anthropic.claude-opus-4-8-v1:0", "bedrock"),
+    ],
 )
-def test_a_dated_id_is_priced_by_its_entry_whatever_the_prefix_cuts(model):
-    assert database.lookup(model, "anthropic") is not None
+def test_real_ids_are_priced_by_their_entry_whatever_the_prefix_cuts(model, provider):
+    assert database.lookup(model, provider) is not None
 
 
 def test_every_claude_model_of_the_database_is_still_found_by_its_own_id():
