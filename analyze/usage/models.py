@@ -28,7 +28,9 @@ DEFAULT_PROVIDER = "anthropic"
 
 _BEDROCK = re.compile(r"^(?:[a-z]{2,6}(?:-[a-z]+)?\.)?anthropic\.(claude-.+?)(?:-v\d+(?::\d+)?)?$")
 """`[region.]anthropic.<id>[-vN[:M]]`; the region prefix is `us`, `eu`, `apac`, `global`, `us-gov`..."""
-_VERTEX = re.compile(r"^(claude-.+?)@(\d{8}|latest)$")
+_VERTEX = re.compile(r"^(claude-.+?)(?:-v\d+)?@(\d{8}|latest)$")
+"""`<id>[-vN]@<date>`: Vertex names a second version of a model `-v2` (`claude-3-5-sonnet-v2@20241022`
+is the Anthropic API's `claude-3-5-sonnet-20241022`)."""
 _ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[^/]*/(.+)$")
 
 

@@ -23,6 +23,7 @@ from analyze.usage.models import first_party, provider_of
             "claude-sonnet-4-5-20250929",
         ),
         ("claude-sonnet-4-5@20250929", "claude-sonnet-4-5-20250929"),
+        ("claude-3-5-sonnet-v2@20241022", "claude-3-5-sonnet-20241022"),
         ("claude-haiku-5-5@latest", "claude-haiku-5-5"),
         ("claude-opus-4-8", "claude-opus-4-8"),
         ("claude-sonnet-4-20250514", "claude-sonnet-4-20250514"),
