@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from analyze.captures import BadCapture, read_capture
@@ -103,11 +103,15 @@ def capture_url(rel: str) -> str:
 
 def _seconds(start: str, last: str) -> float:
     try:
-        return max(
-            0.0, (datetime.fromisoformat(last) - datetime.fromisoformat(start)).total_seconds()
-        )
+        return max(0.0, (_instant(last) - _instant(start)).total_seconds())
     except ValueError:
         return 0.0
+
+
+def _instant(text: str) -> datetime:
+    """A `captured_at` as an aware time: one without an offset (the analyzer accepts it) is UTC."""
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def memories_by_session(store: MemoryStore | None) -> dict[str, int]:

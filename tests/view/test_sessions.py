@@ -145,3 +145,20 @@ def test_every_corpus_session_builds(config, captures, index):
         view = sessions.build_session(index, s.id, costs_=costs_of(config), memories=0)
         assert view is not None
         assert sum(len(w.turns) for w in view.windows) == s.main
+
+
+def test_a_capture_time_without_offset_is_utc(config, captures, index):
+    paths = viewdata.write_session(captures, steps=viewdata.coding_steps()[:1], side_call=False)
+    paths += viewdata.write_session(
+        captures,
+        steps=viewdata.coding_steps()[:1],
+        side_call=False,
+        start=viewdata.datetime(2026, 11, 21, 14, 0, 10),  # naive: 14:00:15 UTC
+        start_number=2,
+    )
+    assert b'"captured_at": "2026-11-21T14:00:15.000"' in paths[1].read_bytes()
+    index.refresh()
+    (s,) = sessions.list_sessions(index, costs_=costs_of(config), memories={})
+    assert s.duration_s == 3600 + 10
+    view = sessions.build_session(index, SID, costs_=costs_of(config), memories=0)
+    assert view is not None and view.summary.duration_s == s.duration_s
