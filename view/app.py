@@ -44,6 +44,9 @@ PAGE_SIZE = 200
 """Sessions per page of the list."""
 PAGE_CACHE = 8
 """Rendered session pages kept (see `Viewer.pages`)."""
+NODE_DEPTH = 40
+"""How deep the capture page nests JSON nodes; deeper values are fetched on demand (a
+template macro per level: a value nested hundreds deep would exhaust Python's stack)."""
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -250,6 +253,7 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
             problem=problem,
             row=row,
             long_chars=LONG_CHARS,
+            max_depth=NODE_DEPTH,
             base=f"/captures/{paths.rel_of(day, name)}",
         )
 
