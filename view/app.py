@@ -334,7 +334,12 @@ def _arg_day(name: str) -> str | None:
 
 def _arg_int(name: str) -> int | None:
     value = request.args.get(name) or ""
-    return int(value) if value.isdigit() else None
+    return int(value) if _is_digits(value) else None
+
+
+def _is_digits(text: str) -> bool:
+    """ASCII digits only: `"²".isdigit()` is true, but `int("²")` raises."""
+    return text.isascii() and text.isdigit()
 
 
 def _json(value: Any) -> Response:
@@ -353,7 +358,7 @@ def resolve_pointer(doc: Any, pointer: str) -> Any:
         part = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(value, dict) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, list) and _is_digits(part) and int(part) < len(value):
             value = value[int(part)]
         else:
             return _MISSING

@@ -118,6 +118,8 @@ def test_long_results_are_fetched_on_demand(client, captures):
     base = url.split("/value")[0]
     assert client.get(f"{base}/value?p=/nothing/here").status_code == 404
     assert client.get(f"{base}/value?p=").status_code == 404
+    assert client.get(f"{base}/value?p=/request/messages/%C2%B2").status_code == 404
+    assert client.get("/?page=%C2%B2").status_code == 200
 
 
 def test_capture_text_is_never_markup(client, captures):
