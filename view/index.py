@@ -13,7 +13,9 @@ deleted and rebuilt; a state folder that cannot be written gives an index in
 memory for this process (so does a state folder whose parent is missing: the viewer
 never creates the captures folder). Files that are not usable captures get a row with
 their `problem` (the reader's reason), and day folders remember the other
-files they hold, so pages can show both as notes.
+files they hold, so pages can show both as notes. A symlink (a capture or a day
+folder) that leads out of the captures folder is skipped: nothing outside it is
+indexed, so no page reads it.
 """
 
 from __future__ import annotations
@@ -260,6 +262,7 @@ class Index:
         self.clock = clock
         self.lock = threading.RLock()
         self.db = self._open()
+        self._root = captures_dir.resolve()
         self.generation = 0
         """Grows whenever a refresh changed a row: what is computed from the rows may be
         kept until it does."""
@@ -318,11 +321,12 @@ class Index:
             return self._refresh()
 
     def _refresh(self) -> int:
+        self._root = self.captures_dir.resolve()
         try:
             days = sorted(
                 e.name
                 for e in os.scandir(self.captures_dir)
-                if DAY_FOLDER.match(e.name) and e.is_dir()
+                if DAY_FOLDER.match(e.name) and self._inside(e) and e.is_dir()
             )
         except (FileNotFoundError, NotADirectoryError):
             days = []
@@ -371,6 +375,8 @@ class Index:
                 if not entry.name.startswith("."):  # dot-temp files are writes in flight
                     others.append(entry.name)
                 continue
+            if not self._inside(entry):
+                continue
             rel = f"{day}/{capture_identity(entry.name)}"
             compressed = entry.name.endswith(COMPRESSED_SUFFIX)
             if compressed and rel in found and not found[rel][0].endswith(COMPRESSED_SUFFIX):
@@ -404,6 +410,13 @@ class Index:
         if record != before:
             self.db.execute("INSERT OR REPLACE INTO days VALUES (?, ?, ?)", (day, *record))
         return read
+
+    def _inside(self, entry: os.DirEntry[str]) -> bool:
+        """False for a symlink that leads out of the captures folder: nothing outside it is
+        ever indexed, nor read by the pages that open a row's `fspath`."""
+        if not entry.is_symlink():
+            return True  # in a folder already checked (the captures folder, a day folder in it)
+        return Path(os.path.realpath(entry.path)).is_relative_to(self._root)
 
     def _put(self, row: CaptureRow) -> None:
         values = [getattr(row, c) for c in _COLUMNS]
