@@ -2,7 +2,9 @@
 
 The session page's own templates render it (`export=True`): the style sheet
 and script inlined, no polling, no links back to the viewer, and long tool
-results kept whole (collapsed), since no server is there to fetch them.
+results kept whole (collapsed), since no server is there to fetch them; a
+Content-Security-Policy `<meta>` (`CSP`) lets its inline style and script run
+and nothing be fetched from the network.
 `--redact-paths` replaces the user's home folder by `~` wherever it appears
 in the file (paths in prompts, tool calls and results, the project).
 """
@@ -19,6 +21,10 @@ from flask import Flask, render_template
 from view import sessions
 from view.app import Viewer
 
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+"""The exported file's own policy (a `<meta>`, no server sends headers): its inlined style and
+script run, nothing is fetched (a Markdown image of a remote address stays unloaded)."""
+
 
 def export_html(app: Flask, sid: str, *, redact_paths: bool, home: str | None = None) -> str | None:
     """The exported page of session `sid`, or None when no capture names it."""
@@ -34,6 +40,7 @@ def export_html(app: Flask, sid: str, *, redact_paths: bool, home: str | None = 
             "session.html",
             s=view,
             export=True,
+            export_csp=CSP,
             inline_css=(static / "view.css").read_text(encoding="utf-8"),
             inline_js=(static / "view.js").read_text(encoding="utf-8"),
         )
