@@ -185,10 +185,14 @@ def shorten(text: str, limit: int = TITLE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def row_of(*, rel: str, fspath: str, day: str, number: int, endpoint: str) -> CaptureRow:
+def row_of(
+    *, rel: str, fspath: str, day: str, number: int, endpoint: str, st: os.stat_result
+) -> CaptureRow:
     """Read one capture file into its row (a `problem` row when it is not usable).
 
-    FileNotFoundError passes through: a file that vanished is not bad.
+    `st` is the entry's stat as listed: a problem row keeps its mtime and size, so the next
+    refresh does not read it again. FileNotFoundError passes through: a file that vanished
+    is not bad.
     """
     base: dict[str, Any] = dict(rel=rel, fspath=fspath, day=day, number=number, endpoint=endpoint)
     try:
@@ -197,11 +201,14 @@ def row_of(*, rel: str, fspath: str, day: str, number: int, endpoint: str) -> Ca
         st = os.stat(fspath)
         return CaptureRow(**base, mtime_ns=st.st_mtime_ns, size=st.st_size, problem=str(e))
     except IsADirectoryError:
-        return CaptureRow(**base, mtime_ns=0, size=0, problem="a folder, not a file")
+        return CaptureRow(
+            **base, mtime_ns=st.st_mtime_ns, size=st.st_size, problem="a folder, not a file"
+        )
     except FileNotFoundError:
         raise
     except OSError as e:  # unreadable (permissions, I/O error): a note, not a crash
-        return CaptureRow(**base, mtime_ns=0, size=0, problem=f"cannot read: {e.strerror or e}")
+        problem = f"cannot read: {e.strerror or e}"
+        return CaptureRow(**base, mtime_ns=st.st_mtime_ns, size=st.st_size, problem=problem)
     doc = sk.doc
     raw_request = doc.get("request")
     request: dict[str, Any] = raw_request if isinstance(raw_request, dict) else {}
@@ -400,7 +407,9 @@ class Index:
             if stored.get(rel) == (fspath, st.st_mtime_ns, st.st_size):
                 continue
             try:
-                row = row_of(rel=rel, fspath=fspath, day=day, number=number, endpoint=endpoint)
+                row = row_of(
+                    rel=rel, fspath=fspath, day=day, number=number, endpoint=endpoint, st=st
+                )
             except FileNotFoundError:
                 continue
             read += 1

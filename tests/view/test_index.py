@@ -201,6 +201,28 @@ def test_an_unreadable_file_is_a_problem_row(config, captures, monkeypatch):
     ]
 
 
+def test_bad_entries_are_read_once(config, captures, monkeypatch):
+    paths = viewdata.write_session(captures, steps=viewdata.coding_steps())
+    (paths[0].parent / "080_120000_messages.json").mkdir()
+    real = index_mod.read_skeleton
+
+    def deny(path):
+        if path == str(paths[1]):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(index_mod, "read_skeleton", deny)
+    idx = make_index(config)
+    assert idx.refresh() == len(paths) + 1
+    assert {r.problem for r in idx.problems()} == {
+        "a folder, not a file",
+        "cannot read: Permission denied",
+    }
+    generation = idx.generation
+    assert idx.refresh() == 0  # the newest day is listed again, but nothing in it changed
+    assert idx.generation == generation
+
+
 def test_symlinks_out_of_the_captures_folder_are_skipped(config, captures, tmp_path):
     paths = viewdata.write_session(captures, steps=viewdata.coding_steps())
     outside = tmp_path / "outside"
