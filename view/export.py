@@ -6,13 +6,15 @@ results kept whole (collapsed), since no server is there to fetch them; a
 Content-Security-Policy `<meta>` (`CSP`) lets its inline style and script run
 and nothing be fetched from the network.
 `--redact-paths` replaces the user's home folder by `~` wherever it appears
-in the file (paths in prompts, tool calls and results, the project).
+in the file where a path boundary follows it (paths in prompts, tool calls and
+results, the project).
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -49,13 +51,18 @@ def export_html(app: Flask, sid: str, *, redact_paths: bool, home: str | None = 
     return page
 
 
+_PATH_END = r"(?=[/\"'\s<&]|$)"
+"""What may follow the home folder where it is replaced: not `/home/dev` in `/home/developer`."""
+
+
 def redact(page: str, *, home: str) -> str:
-    """`page` with the home folder `home` (as written, and HTML-escaped) replaced by `~`."""
+    """`page` with the home folder `home` (as written, and HTML-escaped) replaced by `~` where a
+    path boundary follows it (`_PATH_END`)."""
     home = home.rstrip("/")
     if not home or home == "/":
         return page
     for form in {home, html.escape(home), html.escape(home, quote=False)}:
-        page = page.replace(form, "~")
+        page = re.sub(re.escape(form) + _PATH_END, "~", page)
     return page
 
 

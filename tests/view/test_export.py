@@ -60,6 +60,13 @@ def test_redact_leaves_a_root_home_alone():
     assert redact("at /home/a&amp;b/x", home="/home/a&b") == "at ~/x"
 
 
+def test_redact_stops_at_a_path_boundary():
+    page = (
+        'a /home/dev/y, /home/developer/y, "/home/dev" <b>/home/dev</b> /home/dev&#x27; /home/dev'
+    )
+    assert redact(page, home="/home/dev/") == 'a ~/y, /home/developer/y, "~" <b>~</b> ~&#x27; ~'
+
+
 def test_an_xss_capture_exports_as_text(config, captures, tmp_path):
     viewdata.write_session(captures, steps=viewdata.coding_steps(xss=True), prompt=viewdata.XSS)
     out = tmp_path / "x.html"
