@@ -44,6 +44,9 @@ PAGE_SIZE = 200
 """Sessions per page of the list."""
 PAGE_CACHE = 8
 """Rendered session pages kept (see `Viewer.pages`)."""
+NODE_DEPTH = 40
+"""How deep the capture page nests JSON nodes; deeper values are fetched on demand (a
+template macro per level: a value nested hundreds deep would exhaust Python's stack)."""
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -250,6 +253,7 @@ def create_app(config: Config, *, index: Index | None = None) -> Flask:
             problem=problem,
             row=row,
             long_chars=LONG_CHARS,
+            max_depth=NODE_DEPTH,
             base=f"/captures/{paths.rel_of(day, name)}",
         )
 
@@ -330,7 +334,12 @@ def _arg_day(name: str) -> str | None:
 
 def _arg_int(name: str) -> int | None:
     value = request.args.get(name) or ""
-    return int(value) if value.isdigit() else None
+    return int(value) if _is_digits(value) else None
+
+
+def _is_digits(text: str) -> bool:
+    """ASCII digits only: `"²".isdigit()` is true, but `int("²")` raises."""
+    return text.isascii() and text.isdigit()
 
 
 def _json(value: Any) -> Response:
@@ -349,7 +358,7 @@ def resolve_pointer(doc: Any, pointer: str) -> Any:
         part = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(value, dict) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, list) and _is_digits(part) and int(part) < len(value):
             value = value[int(part)]
         else:
             return _MISSING

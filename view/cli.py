@@ -25,9 +25,12 @@ from view.app import create_app
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m view", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="config file (default: ./config.yaml)")
+    port_help = "instead of view.port (0: any free port)"
+    parser.add_argument("--port", type=int, help=f"serve: {port_help}")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve the viewer (the default)")
-    serve.add_argument("--port", type=int, help="instead of view.port (0: any free port)")
+    # SUPPRESS: `serve` without --port keeps a --port given before it
+    serve.add_argument("--port", type=int, default=argparse.SUPPRESS, help=port_help)
     exp = sub.add_parser("export", help="one session as a self-contained HTML file")
     exp.add_argument("session_id")
     exp.add_argument("-o", "--output", required=True, type=Path, help="the HTML file to write")
@@ -41,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.command == "export":
+        if args.port is not None:
+            parser.error("--port is for serve, not export")
         return _export(cfg, args)
-    return _serve(cfg, port=getattr(args, "port", None))
+    return _serve(cfg, port=args.port)
 
 
 def _export(cfg: Config, args: argparse.Namespace) -> int:

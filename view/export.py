@@ -2,15 +2,19 @@
 
 The session page's own templates render it (`export=True`): the style sheet
 and script inlined, no polling, no links back to the viewer, and long tool
-results kept whole (collapsed), since no server is there to fetch them.
+results kept whole (collapsed), since no server is there to fetch them; a
+Content-Security-Policy `<meta>` (`CSP`) lets its inline style and script run
+and nothing be fetched from the network.
 `--redact-paths` replaces the user's home folder by `~` wherever it appears
-in the file (paths in prompts, tool calls and results, the project).
+in the file where a path boundary follows it (paths in prompts, tool calls and
+results, the project).
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -18,6 +22,10 @@ from flask import Flask, render_template
 
 from view import sessions
 from view.app import Viewer
+
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+"""The exported file's own policy (a `<meta>`, no server sends headers): its inlined style and
+script run, nothing is fetched (a Markdown image of a remote address stays unloaded)."""
 
 
 def export_html(app: Flask, sid: str, *, redact_paths: bool, home: str | None = None) -> str | None:
@@ -34,6 +42,7 @@ def export_html(app: Flask, sid: str, *, redact_paths: bool, home: str | None = 
             "session.html",
             s=view,
             export=True,
+            export_csp=CSP,
             inline_css=(static / "view.css").read_text(encoding="utf-8"),
             inline_js=(static / "view.js").read_text(encoding="utf-8"),
         )
@@ -42,13 +51,18 @@ def export_html(app: Flask, sid: str, *, redact_paths: bool, home: str | None = 
     return page
 
 
+_PATH_END = r"(?=[/\"'\s<&]|$)"
+"""What may follow the home folder where it is replaced: not `/home/dev` in `/home/developer`."""
+
+
 def redact(page: str, *, home: str) -> str:
-    """`page` with the home folder `home` (as written, and HTML-escaped) replaced by `~`."""
+    """`page` with the home folder `home` (as written, and HTML-escaped) replaced by `~` where a
+    path boundary follows it (`_PATH_END`)."""
     home = home.rstrip("/")
     if not home or home == "/":
         return page
     for form in {home, html.escape(home), html.escape(home, quote=False)}:
-        page = page.replace(form, "~")
+        page = re.sub(re.escape(form) + _PATH_END, "~", page)
     return page
 
 

@@ -13,7 +13,9 @@ deleted and rebuilt; a state folder that cannot be written gives an index in
 memory for this process (so does a state folder whose parent is missing: the viewer
 never creates the captures folder). Files that are not usable captures get a row with
 their `problem` (the reader's reason), and day folders remember the other
-files they hold, so pages can show both as notes.
+files they hold, so pages can show both as notes. A symlink (a capture or a day
+folder) that leads out of the captures folder is skipped: nothing outside it is
+indexed, so no page reads it.
 """
 
 from __future__ import annotations
@@ -183,10 +185,14 @@ def shorten(text: str, limit: int = TITLE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def row_of(*, rel: str, fspath: str, day: str, number: int, endpoint: str) -> CaptureRow:
+def row_of(
+    *, rel: str, fspath: str, day: str, number: int, endpoint: str, st: os.stat_result
+) -> CaptureRow:
     """Read one capture file into its row (a `problem` row when it is not usable).
 
-    FileNotFoundError passes through: a file that vanished is not bad.
+    `st` is the entry's stat as listed: a problem row keeps its mtime and size, so the next
+    refresh does not read it again. FileNotFoundError passes through: a file that vanished
+    is not bad.
     """
     base: dict[str, Any] = dict(rel=rel, fspath=fspath, day=day, number=number, endpoint=endpoint)
     try:
@@ -195,11 +201,14 @@ def row_of(*, rel: str, fspath: str, day: str, number: int, endpoint: str) -> Ca
         st = os.stat(fspath)
         return CaptureRow(**base, mtime_ns=st.st_mtime_ns, size=st.st_size, problem=str(e))
     except IsADirectoryError:
-        return CaptureRow(**base, mtime_ns=0, size=0, problem="a folder, not a file")
+        return CaptureRow(
+            **base, mtime_ns=st.st_mtime_ns, size=st.st_size, problem="a folder, not a file"
+        )
     except FileNotFoundError:
         raise
     except OSError as e:  # unreadable (permissions, I/O error): a note, not a crash
-        return CaptureRow(**base, mtime_ns=0, size=0, problem=f"cannot read: {e.strerror or e}")
+        problem = f"cannot read: {e.strerror or e}"
+        return CaptureRow(**base, mtime_ns=st.st_mtime_ns, size=st.st_size, problem=problem)
     doc = sk.doc
     raw_request = doc.get("request")
     request: dict[str, Any] = raw_request if isinstance(raw_request, dict) else {}
@@ -260,6 +269,7 @@ class Index:
         self.clock = clock
         self.lock = threading.RLock()
         self.db = self._open()
+        self._root = captures_dir.resolve()
         self.generation = 0
         """Grows whenever a refresh changed a row: what is computed from the rows may be
         kept until it does."""
@@ -318,11 +328,12 @@ class Index:
             return self._refresh()
 
     def _refresh(self) -> int:
+        self._root = self.captures_dir.resolve()
         try:
             days = sorted(
                 e.name
                 for e in os.scandir(self.captures_dir)
-                if DAY_FOLDER.match(e.name) and e.is_dir()
+                if DAY_FOLDER.match(e.name) and self._inside(e) and e.is_dir()
             )
         except (FileNotFoundError, NotADirectoryError):
             days = []
@@ -371,6 +382,8 @@ class Index:
                 if not entry.name.startswith("."):  # dot-temp files are writes in flight
                     others.append(entry.name)
                 continue
+            if not self._inside(entry):
+                continue
             rel = f"{day}/{capture_identity(entry.name)}"
             compressed = entry.name.endswith(COMPRESSED_SUFFIX)
             if compressed and rel in found and not found[rel][0].endswith(COMPRESSED_SUFFIX):
@@ -394,7 +407,9 @@ class Index:
             if stored.get(rel) == (fspath, st.st_mtime_ns, st.st_size):
                 continue
             try:
-                row = row_of(rel=rel, fspath=fspath, day=day, number=number, endpoint=endpoint)
+                row = row_of(
+                    rel=rel, fspath=fspath, day=day, number=number, endpoint=endpoint, st=st
+                )
             except FileNotFoundError:
                 continue
             read += 1
@@ -404,6 +419,13 @@ class Index:
         if record != before:
             self.db.execute("INSERT OR REPLACE INTO days VALUES (?, ?, ?)", (day, *record))
         return read
+
+    def _inside(self, entry: os.DirEntry[str]) -> bool:
+        """False for a symlink that leads out of the captures folder: nothing outside it is
+        ever indexed, nor read by the pages that open a row's `fspath`."""
+        if not entry.is_symlink():
+            return True  # in a folder already checked (the captures folder, a day folder in it)
+        return Path(os.path.realpath(entry.path)).is_relative_to(self._root)
 
     def _put(self, row: CaptureRow) -> None:
         values = [getattr(row, c) for c in _COLUMNS]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from analyze.captures import BadCapture, read_capture
@@ -101,13 +101,18 @@ def capture_url(rel: str) -> str:
     return f"/captures/{rel}"
 
 
-def _seconds(start: str, last: str) -> float:
+def _seconds(start: str, last: str, *, tail_ms: float) -> float:
+    """From the first request's start to the end of the last one (`tail_ms`, its duration)."""
     try:
-        return max(
-            0.0, (datetime.fromisoformat(last) - datetime.fromisoformat(start)).total_seconds()
-        )
+        return max(0.0, (_instant(last) - _instant(start)).total_seconds()) + tail_ms / 1000
     except ValueError:
-        return 0.0
+        return tail_ms / 1000
+
+
+def _instant(text: str) -> datetime:
+    """A `captured_at` as an aware time: one without an offset (the analyzer accepts it) is UTC."""
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def memories_by_session(store: MemoryStore | None) -> dict[str, int]:
@@ -131,6 +136,7 @@ def list_sessions(
                 "models": [],
                 "start": r["start"],
                 "last": r["last"],
+                "tail_ms": r["tail_ms"],
                 "first_day": r["first_day"],
                 "last_day": r["last_day"],
                 "main": 0,
@@ -149,7 +155,8 @@ def list_sessions(
         if r["model"] and r["model"] not in s["models"]:
             s["models"].append(r["model"])
         s["start"] = min(s["start"], r["start"])
-        s["last"] = max(s["last"], r["last"])
+        if r["last"] >= s["last"]:
+            s["last"], s["tail_ms"] = r["last"], r["tail_ms"]
         s["first_day"] = min(s["first_day"], r["first_day"])
         s["last_day"] = max(s["last_day"], r["last_day"])
         s["main"] += r["main"]
@@ -166,7 +173,7 @@ def list_sessions(
             models=sorted(s["models"]),
             start=s["start"],
             last=s["last"],
-            duration_s=_seconds(s["start"], s["last"]),
+            duration_s=_seconds(s["start"], s["last"], tail_ms=s["tail_ms"]),
             main=s["main"],
             side=s["side"],
             tokens=s["tokens"],
@@ -195,7 +202,8 @@ def summary_of(
         cost = costs.add(cost, costs_.of_row(r))
     main = [r for r in rows if r.scope == "main"]
     start = min(r.captured_at for r in rows)
-    last = max(r.captured_at for r in rows)
+    newest = max(rows, key=lambda r: r.captured_at)
+    last = newest.captured_at
     return SessionSummary(
         id=sid,
         project=next((r.project for r in main if r.project), None),
@@ -203,7 +211,7 @@ def summary_of(
         models=sorted(models),
         start=start,
         last=last,
-        duration_s=_seconds(start, last),
+        duration_s=_seconds(start, last, tail_ms=newest.duration_ms or 0.0),
         main=len(main),
         side=len(rows) - len(main),
         tokens=tokens,

@@ -14,7 +14,7 @@ import pytest
 from analyze.store import Memory
 from tests import viewdata
 from tests.view.conftest import make_config
-from view.app import create_app
+from view.app import NODE_DEPTH, create_app
 from view.blocks import LONG_CHARS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +118,8 @@ def test_long_results_are_fetched_on_demand(client, captures):
     base = url.split("/value")[0]
     assert client.get(f"{base}/value?p=/nothing/here").status_code == 404
     assert client.get(f"{base}/value?p=").status_code == 404
+    assert client.get(f"{base}/value?p=/request/messages/%C2%B2").status_code == 404
+    assert client.get("/?page=%C2%B2").status_code == 200
 
 
 def test_capture_text_is_never_markup(client, captures):
@@ -171,6 +173,22 @@ def test_bad_files_are_notes_never_errors(client, captures):
     assert re.search(
         r'data-testid="bad-file-note">[^<]*052_120000_messages.json: no response', inflight
     )
+
+
+def test_a_deeply_nested_value_is_fetched_on_demand(client, captures):
+    deep: dict = {"end": "bottom"}
+    for _ in range(300):
+        deep = {"d": deep}
+    at = viewdata.datetime(2026, 11, 21, 12, 0, tzinfo=viewdata.TZ)
+    request = {"model": "m", "messages": [], "metadata": deep}
+    doc = viewdata.capture_doc(session_id="deep", request=request, body=None, at=at)
+    path = viewdata.write_doc(captures, doc, number=1, at=at)
+    html = page(client, f"/captures/{path.parent.name}/{path.name}")
+    assert "bottom" not in html
+    url = re.search(r'data-fetch="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert url.split("?p=")[1].count("/d") == NODE_DEPTH - 2  # /request/metadata/d/d/...
+    r = client.get(url)
+    assert r.status_code == 200 and '"end": "bottom"' in r.get_data(as_text=True)
 
 
 def test_no_captures_folder_yet(client):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import stat
+from html import unescape as html_unescape
 
 from tests import viewdata
 from view.cli import main
-from view.export import redact
+from view.export import CSP, redact
 
 SID = "5e55a0e1-0000-4000-8000-000000000001"
 
@@ -29,6 +30,19 @@ def test_export_writes_a_self_contained_file(config, captures, tmp_path, capsys)
     assert "/home/dev/shop" in html
 
 
+def test_the_export_fetches_nothing(config, captures, tmp_path):
+    steps = viewdata.coding_steps()
+    steps[0].content.append(viewdata.text("![x](https://evil.example/b.png)"))
+    viewdata.write_session(captures, steps=steps)
+    out = tmp_path / "session.html"
+    assert main(["--config", str(config.path), "export", SID, "-o", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    head = html.split("<style>")[0]
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', head)
+    assert policy is not None and html_unescape(policy.group(1)) == CSP
+    assert "default-src 'none'; img-src data:;" in CSP and "unsafe-inline" in CSP
+
+
 def test_redact_paths(config, captures, tmp_path, monkeypatch):
     viewdata.write_session(captures, steps=viewdata.coding_steps())
     monkeypatch.setenv("HOME", "/home/dev")
@@ -44,6 +58,13 @@ def test_redact_paths(config, captures, tmp_path, monkeypatch):
 def test_redact_leaves_a_root_home_alone():
     assert redact("/etc/x", home="/") == "/etc/x"
     assert redact("at /home/a&amp;b/x", home="/home/a&b") == "at ~/x"
+
+
+def test_redact_stops_at_a_path_boundary():
+    page = (
+        'a /home/dev/y, /home/developer/y, "/home/dev" <b>/home/dev</b> /home/dev&#x27; /home/dev'
+    )
+    assert redact(page, home="/home/dev/") == 'a ~/y, /home/developer/y, "~" <b>~</b> ~&#x27; ~'
 
 
 def test_an_xss_capture_exports_as_text(config, captures, tmp_path):

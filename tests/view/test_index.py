@@ -199,3 +199,45 @@ def test_an_unreadable_file_is_a_problem_row(config, captures, monkeypatch):
     assert [(r.name, r.problem) for r in idx.problems()] == [
         (paths[1].name, "cannot read: Permission denied")
     ]
+
+
+def test_bad_entries_are_read_once(config, captures, monkeypatch):
+    paths = viewdata.write_session(captures, steps=viewdata.coding_steps())
+    (paths[0].parent / "080_120000_messages.json").mkdir()
+    real = index_mod.read_skeleton
+
+    def deny(path):
+        if path == str(paths[1]):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(index_mod, "read_skeleton", deny)
+    idx = make_index(config)
+    assert idx.refresh() == len(paths) + 1
+    assert {r.problem for r in idx.problems()} == {
+        "a folder, not a file",
+        "cannot read: Permission denied",
+    }
+    generation = idx.generation
+    assert idx.refresh() == 0  # the newest day is listed again, but nothing in it changed
+    assert idx.generation == generation
+
+
+def test_symlinks_out_of_the_captures_folder_are_skipped(config, captures, tmp_path):
+    paths = viewdata.write_session(captures, steps=viewdata.coding_steps())
+    outside = tmp_path / "outside"
+    viewdata.write_session(
+        outside, steps=viewdata.coding_steps()[:1], session_id="elsewhere", side_call=False
+    )
+    (far,) = (outside / paths[0].parent.name).iterdir()
+    (paths[0].parent / "090_120000_messages.json").symlink_to(far)
+    (captures / "2026-11-30").symlink_to(outside / paths[0].parent.name)
+    inside = paths[0].parent / "091_120000_messages.json"
+    inside.symlink_to(paths[1])  # a link within the folder is a capture like any other
+    idx = make_index(config)
+    idx.refresh()
+    rels = {r.rel for r in idx.all_rows()}
+    assert f"{paths[0].parent.name}/{inside.name}" in rels
+    assert not [r for r in idx.all_rows() if r.session == "elsewhere" or r.day == "2026-11-30"]
+    assert len(rels) == len(paths) + 1
+    assert idx.other_files() == []

@@ -51,7 +51,7 @@ def test_one_row_per_session_with_its_figures(config, captures, index):
     main_cost = 3 * (10 * 3.0 + 100 * 3.75 + 1000 * 0.3 + 50 * 15.0) / 1e6
     side_cost = (30 * 1.0 + 12 * 5.0) / 1e6
     assert s.cost_usd == pytest.approx(main_cost + side_cost)
-    assert s.duration_s == 15.0
+    assert s.duration_s == pytest.approx(15.0 + 2.31)  # the last request's own 2,310 ms too
 
 
 def test_an_unpriced_model_makes_the_cost_unknown(config, captures, index):
@@ -145,3 +145,29 @@ def test_every_corpus_session_builds(config, captures, index):
         view = sessions.build_session(index, s.id, costs_=costs_of(config), memories=0)
         assert view is not None
         assert sum(len(w.turns) for w in view.windows) == s.main
+
+
+def test_a_capture_time_without_offset_is_utc(config, captures, index):
+    paths = viewdata.write_session(captures, steps=viewdata.coding_steps()[:1], side_call=False)
+    paths += viewdata.write_session(
+        captures,
+        steps=viewdata.coding_steps()[:1],
+        side_call=False,
+        start=viewdata.datetime(2026, 11, 21, 14, 0, 10),  # naive: 14:00:15 UTC
+        start_number=2,
+    )
+    assert b'"captured_at": "2026-11-21T14:00:15.000"' in paths[1].read_bytes()
+    index.refresh()
+    (s,) = sessions.list_sessions(index, costs_=costs_of(config), memories={})
+    assert s.duration_s == pytest.approx(3600 + 10 + 2.31)
+    view = sessions.build_session(index, SID, costs_=costs_of(config), memories=0)
+    assert view is not None and view.summary.duration_s == s.duration_s
+
+
+def test_a_one_request_session_lasts_as_long_as_its_request(config, captures, index):
+    viewdata.write_session(captures, steps=viewdata.coding_steps()[:1], side_call=False)
+    index.refresh()
+    (s,) = sessions.list_sessions(index, costs_=costs_of(config), memories={})
+    assert s.duration_s == pytest.approx(2.31)
+    view = sessions.build_session(index, SID, costs_=costs_of(config), memories=0)
+    assert view is not None and view.summary.duration_s == pytest.approx(2.31)

@@ -25,17 +25,19 @@
     if (busy) return;
     busy = true;
     fetch(poll, { credentials: "same-origin" })
-      .then(function (r) { return r.json(); })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
       .then(function (state) {
         if (state.version === body.getAttribute("data-version")) return null;
-        return fetch(fragment, { credentials: "same-origin" }).then(function (r) { return r.text(); })
+        // an error page (404: the session's files are gone; 500) never replaces the conversation
+        return fetch(fragment, { credentials: "same-origin" })
+          .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
           .then(function (html) {
             document.getElementById("conversation").innerHTML = html;
             body.setAttribute("data-version", state.version);
             if (status) status.textContent = "live: updated " + new Date().toLocaleTimeString();
           });
       })
-      .catch(function () { if (status) status.textContent = "live: viewer not reachable, retrying"; })
+      .catch(function (e) { if (status) status.textContent = "live: could not update (" + e.message + "), retrying"; })
       .then(function () { busy = false; });
   }
   setInterval(tick, 2000);

@@ -8,6 +8,8 @@ still the same page (a flag set on `window` survives).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -76,3 +78,18 @@ def test_a_new_capture_appears_on_the_open_session_page(
     assert tab.script_flag("__same_page") == "not reloaded"
     tab.screenshot("live-after")
     assert (tab.offsite, tab.dialogs, tab.errors) == ([], [], [])
+
+
+def test_a_failed_update_keeps_the_conversation(
+    tab: Tab, viewer: ViewerServer, cli_session: CliSession, captures: Path
+) -> None:
+    sid = session_id(cli_session.records()[-1])
+    page = tab.page
+    page.goto(f"{viewer.url}/sessions/{sid}")
+    prompts = page.get_by_test_id("prompt").count()
+    assert prompts > 0
+    for path in captures.glob("*/*.json"):  # the session is gone: its fragment is a 404
+        path.unlink()
+    expect(page.get_by_test_id("live-status")).to_contain_text("HTTP 404", timeout=20_000)
+    expect(page.get_by_test_id("prompt")).to_have_count(prompts)
+    tab.screenshot("live-failed")
