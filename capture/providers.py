@@ -56,7 +56,7 @@ class Provider:
         )
 
     def host_matches(self, host: str) -> bool:
-        return any(p.fullmatch(host.lower()) for p in self.hosts)
+        return any(p.fullmatch(host.lower().rstrip(".")) for p in self.hosts)
 
     def path_matches(self, path: str) -> bool:
         return any(p.fullmatch(path) for p in self.paths)
@@ -85,7 +85,7 @@ class Matcher:
                 continue
             for host in hosts:
                 if host and provider.host_matches(host):
-                    return Match(provider=provider.name, host=host.lower())
+                    return Match(provider=provider.name, host=host.lower().rstrip("."))
         return None
 
     def match_url(self, url: str) -> Match | None:

@@ -46,6 +46,9 @@ _HOST_PATTERN = re.compile(
 or more characters within one label (never a dot: `*.example.com` is not `example.com`)."""
 
 
+_SPACE = re.compile(r"\s")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ProviderConfig:
     """One `capture.providers` entry: POSTs to one of `hosts` on one of `paths` are captured."""
@@ -66,11 +69,15 @@ class ProviderConfig:
                 "must be a non-empty list of host names or patterns such as "
                 f"bedrock-runtime.*.amazonaws.com (lower case, no scheme or port), got {bad_hosts}"
             )
-        bad_paths = [p for p in self.paths if not p.startswith("/") or "**" in p or "?" in p]
+        bad_paths = [
+            p
+            for p in self.paths
+            if not p.startswith("/") or "**" in p or any(c in p for c in "?#,") or _SPACE.search(p)
+        ]
         if not self.paths or bad_paths:
             out["paths"] = (
-                "must be a non-empty list of paths starting with '/' (no query, no '**'), "
-                f"got {bad_paths}"
+                "must be a non-empty list of paths starting with '/' (no query, fragment, comma,"
+                f" space or '**'), got {bad_paths}"
             )
         return out
 

@@ -30,6 +30,7 @@ def provider(host: str, path: str, matcher: providers.Matcher = DEFAULTS) -> str
         ("aiplatform.googleapis.com", f"{VERTEX}/claude-x@1:rawPredict", "vertex"),
         ("aiplatform.eu.rep.googleapis.com", f"{VERTEX}/claude-x@1:streamRawPredict", "vertex"),
         ("aiplatform.googleapis.com", f"{VERTEX}/count-tokens:rawPredict", "vertex"),
+        ("API.Anthropic.com.", "/v1/messages", "anthropic"),  # case and the root's trailing dot
     ],
 )
 def test_the_defaults_match_what_the_cli_sends(host, path, expected):

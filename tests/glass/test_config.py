@@ -119,6 +119,14 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
             "capture:\n  providers: [{name: gateway, hosts: [x.test], paths: [v1/messages]}]\n",
             "'capture.providers[0].paths' must be a non-empty list of paths starting with '/'",
         ),
+        *(
+            (
+                f"capture:\n  providers: [{{name: gateway, hosts: [x.test], paths: ['{p}']}}]\n",
+                f"'capture.providers[0].paths' must be a non-empty list of paths starting with '/'"
+                f" (no query, fragment, comma, space or '**'), got ['{p}']",
+            )
+            for p in ("/a b", "/a,b", "/a#b", "/a?b")
+        ),
         ("capture:\n  listen_port: 70000\n", "'capture.listen_port' must be a port number"),
         ("capture:\n  web_port: 8080\n", "'capture.web_port' must differ from listen_port"),
         ("analyze:\n  max_wait_s: .nan\n", "'analyze.max_wait_s' must be a number"),
