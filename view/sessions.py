@@ -223,16 +223,26 @@ def summary_of(
 
 
 def windows_of(main: list[CaptureRow]) -> list[list[CaptureRow]]:
-    """The session's main-loop requests split into context windows (see module doc)."""
+    """The session's main-loop requests split into context windows (see module doc).
+
+    A request goes on the latest window it continues (same first prompt, no fewer messages):
+    Claude Code's subagents (Task) send their own conversations under the same session id,
+    interleaved with the main one, and each stays one window instead of a new one per switch.
+    """
     out: list[list[CaptureRow]] = []
     for row in main:
-        if out:
-            prev = out[-1][-1]
-            same = row.first_key == prev.first_key and row.message_count >= prev.message_count
-            if same:
-                out[-1].append(row)
-                continue
-        out.append([row])
+        home = next(
+            (
+                w
+                for w in reversed(out)
+                if w[-1].first_key == row.first_key and row.message_count >= w[-1].message_count
+            ),
+            None,
+        )
+        if home is None:
+            out.append([row])
+        else:
+            home.append(row)
     return out
 
 

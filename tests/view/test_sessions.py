@@ -9,7 +9,7 @@ import pytest
 from analyze.captures import read_capture
 from tests import corpus, viewdata
 from view import cost, sessions
-from view.index import Index
+from view.index import CaptureRow, Index
 
 SID = "5e55a0e1-0000-4000-8000-000000000001"
 
@@ -171,3 +171,34 @@ def test_a_one_request_session_lasts_as_long_as_its_request(config, captures, in
     assert s.duration_s == pytest.approx(2.31)
     view = sessions.build_session(index, SID, costs_=costs_of(config), memories=0)
     assert view is not None and view.summary.duration_s == pytest.approx(2.31)
+
+
+def row(n: int, *, first: str, messages: int) -> CaptureRow:
+    """A main-loop index row of the 2026-11-21 folder, as far as windows_of looks."""
+    rel = f"2026-11-21/{n:03d}_140000_messages.json"
+    return CaptureRow(
+        rel=rel,
+        fspath=rel,
+        day="2026-11-21",
+        number=n,
+        endpoint="messages",
+        mtime_ns=0,
+        size=0,
+        problem=None,
+        scope="main",
+        first_key=first,
+        message_count=messages,
+    )
+
+
+def test_interleaved_subagent_requests_keep_each_conversation_one_window():
+    main = [
+        row(1, first="main", messages=1),
+        row(2, first="task", messages=1),
+        row(3, first="main", messages=3),
+        row(4, first="task", messages=3),
+        row(5, first="main", messages=5),
+        row(6, first="main", messages=2),  # the history shrank: a rewind or /compact
+    ]
+    windows = sessions.windows_of(main)
+    assert [[r.number for r in w] for w in windows] == [[1, 3, 5], [2, 4], [6]]
