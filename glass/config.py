@@ -109,6 +109,12 @@ DEFAULT_PROVIDERS: Final = (
 """What `capture.providers` is when config.yaml does not say (config.yaml lists the same)."""
 
 
+def _listed(value: Any) -> list[str]:
+    """A retired key's value as a list of strings (a lone string was one item)."""
+    items = value if isinstance(value, list) else [value]
+    return [str(v) for v in items]
+
+
 @dataclass(frozen=True, kw_only=True)
 class CaptureConfig:
     dir: Path = Path("captures")
@@ -140,13 +146,18 @@ class CaptureConfig:
         if old == {"hosts": ["api.anthropic.com"], "paths": ["/v1/messages"]}:
             todo = "delete them (the default providers include api.anthropic.com /v1/messages)"
         else:
-            hosts = old.get("hosts", ["api.anthropic.com"])
-            paths = old.get("paths", ["/v1/messages"])
-            name = "anthropic" if hosts == ["api.anthropic.com"] else "gateway"
+            hosts = _listed(old.get("hosts", ["api.anthropic.com"]))
+            hosts = [h.lower() for h in hosts if h.lower() != "api.anthropic.com"]
+            paths = _listed(old.get("paths", ["/v1/messages"]))
             entry = yaml.safe_dump(
-                {"name": name, "hosts": hosts, "paths": paths}, default_flow_style=True
+                {"name": "gateway", "hosts": hosts or ["api.anthropic.com"], "paths": paths},
+                default_flow_style=True,
             ).strip()
-            todo = f"write them as a providers entry: providers: [{entry}] (see config.yaml)"
+            todo = (
+                f"add this entry after the default providers in config.yaml: {entry}"
+                if hosts
+                else "delete them and edit the anthropic entry's paths in config.yaml"
+            )
         keys = " and ".join(f"'capture.{k}'" for k in old)
         return f"{keys} are replaced by 'capture.providers': {todo}"
 

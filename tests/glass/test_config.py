@@ -245,15 +245,20 @@ def test_an_htpasswd_file_resolves_against_the_config_folder_and_no_login_is_sho
         ),
         (
             "capture:\n  hosts: [llm.example.com]\n  paths: [/anthropic/v1/messages]\n",
-            "'capture.hosts' and 'capture.paths' are replaced by 'capture.providers': write them "
-            "as a providers entry: providers: [{hosts: [llm.example.com], name: gateway, "
-            "paths: [/anthropic/v1/messages]}] (see config.yaml)",
+            "'capture.hosts' and 'capture.paths' are replaced by 'capture.providers': add this "
+            "entry after the default providers in config.yaml: {hosts: [llm.example.com], "
+            "name: gateway, paths: [/anthropic/v1/messages]}",
+        ),
+        (  # the old keys took any case, a lone string and api.anthropic.com among the others
+            "capture:\n  hosts: [api.anthropic.com, GW.Example.com]\n  paths: /v1/messages\n",
+            "'capture.hosts' and 'capture.paths' are replaced by 'capture.providers': add this "
+            "entry after the default providers in config.yaml: {hosts: [gw.example.com], "
+            "name: gateway, paths: [/v1/messages]}",
         ),
         (
-            "capture:\n  hosts: [api.anthropic.com, 127.0.0.1]\n",
-            "'capture.hosts' are replaced by 'capture.providers': write them as a providers "
-            "entry: providers: [{hosts: [api.anthropic.com, 127.0.0.1], name: gateway, "
-            "paths: [/v1/messages]}] (see config.yaml)",
+            "capture:\n  paths: [/v1/messages, /v1/other]\n",
+            "'capture.paths' are replaced by 'capture.providers': delete them and edit the "
+            "anthropic entry's paths in config.yaml",
         ),
     ],
 )
