@@ -109,6 +109,18 @@ def _seconds(start: str, last: str, *, tail_ms: float) -> float:
         return tail_ms / 1000
 
 
+def when(text: str) -> datetime:
+    """A `captured_at` as a time to compare (offsets differ across a DST change); one that is
+    not a time sorts first."""
+    try:
+        return _instant(text)
+    except ValueError:
+        return _EARLIEST
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
 def _instant(text: str) -> datetime:
     """A `captured_at` as an aware time: one without an offset (the analyzer accepts it) is UTC."""
     at = datetime.fromisoformat(text)
@@ -154,8 +166,8 @@ def list_sessions(
         )
         if r["model"] and r["model"] not in s["models"]:
             s["models"].append(r["model"])
-        s["start"] = min(s["start"], r["start"])
-        if r["last"] >= s["last"]:
+        s["start"] = min(s["start"], r["start"], key=when)
+        if when(r["last"]) >= when(s["last"]):
             s["last"], s["tail_ms"] = r["last"], r["tail_ms"]
         s["first_day"] = min(s["first_day"], r["first_day"])
         s["last_day"] = max(s["last_day"], r["last_day"])
@@ -184,7 +196,7 @@ def list_sessions(
         )
         for sid, s in per.items()
     ]
-    out.sort(key=lambda s: s.start, reverse=True)
+    out.sort(key=lambda s: when(s.start), reverse=True)
     return out
 
 
@@ -201,8 +213,8 @@ def summary_of(
         tokens += r.tokens
         cost = costs.add(cost, costs_.of_row(r))
     main = [r for r in rows if r.scope == "main"]
-    start = min(r.captured_at for r in rows)
-    newest = max(rows, key=lambda r: r.captured_at)
+    start = min((r.captured_at for r in rows), key=when)
+    newest = max(rows, key=lambda r: when(r.captured_at))
     last = newest.captured_at
     return SessionSummary(
         id=sid,

@@ -202,3 +202,11 @@ def test_interleaved_subagent_requests_keep_each_conversation_one_window():
     ]
     windows = sessions.windows_of(main)
     assert [[r.number for r in w] for w in windows] == [[1, 3, 5], [2, 4], [6]]
+
+
+def test_start_and_end_are_compared_as_times_not_as_text():
+    # Across a DST change: 01:30+00:00 is after 02:10+01:00 (01:10 UTC), though less as text.
+    texts = ["2026-03-29T02:10:00+01:00", "2026-03-29T01:30:00+00:00"]
+    assert min(texts, key=sessions.when) == texts[0]
+    assert sorted(texts) != sorted(texts, key=sessions.when)
+    assert sessions.when("not a time") < sessions.when(texts[0])
