@@ -211,16 +211,25 @@ def redact(headers: Headers) -> dict[str, str]:
 
 def redact_url(url: str) -> str:
     """The URL with the values of credential query parameters replaced: a presigned SigV4 URL's
-    `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`, Google's `key=`…"""
+    `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`, Google's `key=`, any name
+    with a secret word (`accessToken` too), and any value that looks like a credential (`ya29.…`,
+    `Bearer …`); `&` and `;` both separate parameters."""
     parts = urlsplit(url)
     if not parts.query:
         return url
-    fields = parts.query.split("&")
-    kept = [
-        f"{name}={REDACTED}" if sep and is_secret(unquote_plus(name)) else f"{name}{sep}{value}"
-        for name, sep, value in (f.partition("=") for f in fields)
-    ]
-    return urlunsplit(parts._replace(query="&".join(kept)))
+    pieces = _QUERY_SEPARATORS.split(parts.query)  # fields, with their separators between
+    for i in range(0, len(pieces), 2):
+        name, sep, value = pieces[i].partition("=")
+        if looks_like_credential(unquote_plus(value if sep else name)):
+            pieces[i] = f"{name}={REDACTED}" if sep else REDACTED
+        elif sep and is_secret(_CAMEL.sub("-", unquote_plus(name))):
+            pieces[i] = f"{name}={REDACTED}"
+    return urlunsplit(parts._replace(query="".join(pieces)))
+
+
+_QUERY_SEPARATORS = re.compile(r"([&;])")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+"""Where a camelCase name has a word boundary (`accessToken` -> `access-Token`)."""
 
 
 def decode_text(raw: bytes, content_encoding: str | None) -> tuple[str, str | None]:

@@ -316,3 +316,19 @@ def test_credential_query_parameters_are_redacted_in_the_url():
     assert record.redact_url("https://api.anthropic.com/v1/messages?beta=true") == (
         "https://api.anthropic.com/v1/messages?beta=true"
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "kept"),
+    [
+        ("accessToken=s3cr3t&beta=true", "accessToken=[REDACTED]&beta=true"),
+        ("a=1;key=s3cr3t", "a=1;key=[REDACTED]"),
+        ("x=ya29.s3cr3t", "x=[REDACTED]"),
+        ("x=Bearer%20ABSKs3cr3t", "x=[REDACTED]"),
+        ("ABSKs3cr3t", "[REDACTED]"),
+        ("tokens=5&sessionId=abc", "tokens=5&sessionId=abc"),
+    ],
+)
+def test_credentials_anywhere_in_the_query_are_redacted(query, kept):
+    base = "https://gw.example/v1/messages?"
+    assert record.redact_url(base + query) == base + kept
