@@ -104,6 +104,7 @@ import traceback
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -495,6 +496,33 @@ class Scripted:
             index = min(self.calls, len(self.replies) - 1)
             self.calls += 1
             return self.replies[index]
+
+
+NOTES_TEXT = "The blue heron nests by the old mill; Grüße from the notes file.\n"
+NOTES_SUMMARY = "SUMMARY: a heron nests by the old mill."
+NOTES_PROMPT = "Read the file notes.txt and summarise it"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotesTask:
+    """The real CLI's usual test session: in `project`, with an empty `home`, `NOTES_PROMPT`
+    makes it Read `notes` (the stand-in asks for it) and answer `NOTES_SUMMARY`."""
+
+    project: Path
+    home: Path
+    notes: Path
+    responder: ClaudeCodeResponder
+
+
+def notes_task(tmp: Path) -> NotesTask:
+    """`tmp/project` with notes.txt, `tmp/home`, and the ClaudeCodeResponder for them."""
+    project, home = tmp / "project", tmp / "home"
+    project.mkdir()
+    home.mkdir()
+    notes = project / "notes.txt"
+    notes.write_text(NOTES_TEXT, encoding="utf-8")
+    responder = ClaudeCodeResponder(read_path=str(notes), final_text=NOTES_SUMMARY)
+    return NotesTask(project=project, home=home, notes=notes, responder=responder)
 
 
 def _last_user_blocks(body: Any) -> list[Any]:

@@ -36,7 +36,14 @@ from tests.proxy import (
     ssl_context,
     wait_for_captures,
 )
-from tests.standin import ClaudeCodeResponder, Reply, Scripted, StandIn
+from tests.standin import (
+    NOTES_PROMPT,
+    NOTES_SUMMARY,
+    Reply,
+    Scripted,
+    StandIn,
+    notes_task,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -641,23 +648,16 @@ def make_run_claude(
 
 def test_real_claude_code_session_is_captured(proxy, standin, capture_dir, tmp_path):
     claude = require_claude()
-    project = tmp_path / "project"
-    project.mkdir()
-    notes = project / "notes.txt"
-    notes_text = "The blue heron nests by the old mill; Grüße from the notes file.\n"
-    notes.write_text(notes_text, encoding="utf-8")
-    home = tmp_path / "home"
-    home.mkdir()
-    final_text = "SUMMARY: a heron nests by the old mill."
-    standin.responder = ClaudeCodeResponder(read_path=str(notes), final_text=final_text)
-    env = claude_env(home)
+    task = notes_task(tmp_path)
+    final_text = NOTES_SUMMARY
+    standin.responder = task.responder
 
     done = make_run_claude(
         proxy.config_path,
         claude=claude,
-        project=project,
-        env=env,
-        args='-p "Read the file notes.txt and summarise it" --allowedTools Read',
+        project=task.project,
+        env=claude_env(task.home),
+        args=f'-p "{NOTES_PROMPT}" --allowedTools Read',
     )
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert final_text in done.stdout

@@ -24,7 +24,6 @@ import dataclasses
 import itertools
 import json
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import pytest
 
 from tests.analyzer_harness import ROOT, MemoryModel, analyze, content_lines, write_config
+from tests.e2e.test_usage_e2e import usage_rows
 from tests.proxy import (
     CapturingProxy,
     capture_files,
@@ -41,7 +41,15 @@ from tests.proxy import (
     require_claude,
     wait_for_captures,
 )
-from tests.standin import ClaudeCodeResponder, Recorded, Reply, StandIn
+from tests.standin import (
+    NOTES_PROMPT,
+    NOTES_SUMMARY,
+    ClaudeCodeResponder,
+    Recorded,
+    Reply,
+    StandIn,
+    notes_task,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -93,9 +101,7 @@ TOKEN_KEYS = (
     "cache_read_input_tokens",
     "output_tokens",
 )
-BY_PROVIDER = ("--by", "provider", "--json")
-NOTES = "The blue heron nests by the old mill; Grüße from the notes file.\n"
-FINAL = "SUMMARY: a heron nests by the old mill."
+FINAL = NOTES_SUMMARY
 
 
 class UsageInTurn:
@@ -144,18 +150,13 @@ def prepare(
     first: dict[str, Any] | None = None,
 ) -> Session:
     """The folders, the stand-in's script (UsageInTurn) and the proxy of one session."""
-    project, home = tmp_path / "project", tmp_path / "home"
-    project.mkdir()
-    home.mkdir()
-    notes = project / "notes.txt"
-    notes.write_text(NOTES, encoding="utf-8")
-    inner = ClaudeCodeResponder(read_path=str(notes), final_text=FINAL)
-    standin.responder = UsageInTurn(inner, usages, first=first)
+    task = notes_task(tmp_path)
+    standin.responder = UsageInTurn(task.responder, usages, first=first)
     proxy = start_proxy(
         capture_dir=capture_dir,
         extra_args=["--map-remote", f"|{case.host}|http://127.0.0.1:{standin.port}"],
     )
-    return Session(project=project, home=home, notes=notes, proxy=proxy)
+    return Session(project=task.project, home=task.home, notes=task.notes, proxy=proxy)
 
 
 def run_claude(
@@ -169,24 +170,14 @@ def run_claude(
     argv = ["make", "--no-print-directory", "run-claude"]
     argv += [f"PROVIDER={case.provider}"] if provider else []
     argv += [f"CONFIG={session.proxy.config_path}", f"CLAUDE={claude}", f"DIR={session.project}"]
-    argv.append('ARGS=-p "Read the file notes.txt and summarise it" --allowedTools Read')
+    argv.append(f'ARGS=-p "{NOTES_PROMPT}" --allowedTools Read')
     return subprocess.run(
         argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=180
     )
 
 
 def usage_by_provider(config: Path) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "analyze", "--config", str(config), "usage", *BY_PROVIDER],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines()]
+    return usage_rows(config, "--by", "provider")[0]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

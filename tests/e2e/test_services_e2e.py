@@ -44,7 +44,7 @@ from tests.services.helpers import (
     state_dir,
     write_config,
 )
-from tests.standin import ClaudeCodeResponder, StandIn
+from tests.standin import NOTES_PROMPT, NOTES_SUMMARY, StandIn, notes_task
 
 pytestmark = pytest.mark.e2e
 
@@ -70,20 +70,15 @@ def test_run_claude_starts_the_proxy_and_the_next_session_reuses_it(
     claude = require_claude()
     config = write_config(tmp_path, port=free_port(), confdir=confdir)
     teardown.append(config)
-    project = tmp_path / "project"
-    project.mkdir()
-    notes = project / "notes.txt"
-    notes.write_text("The blue heron nests by the old mill.\n", encoding="utf-8")
-    home = tmp_path / "home"
-    home.mkdir()
-    final_text = "SUMMARY: a heron nests by the old mill."
-    standin.responder = ClaudeCodeResponder(read_path=str(notes), final_text=final_text)
-    env = claude_env(home, "GLASS_")
+    task = notes_task(tmp_path)
+    project, final_text = task.project, NOTES_SUMMARY
+    standin.responder = task.responder
+    env = claude_env(task.home, "GLASS_")
     variables = (
         f"CLAUDE={claude}",
         f"DIR={project}",
         f"MITM_ARGS={mitm_args(standin.port)}",
-        'ARGS=-p "Read the file notes.txt and summarise it" --allowedTools Read',
+        f'ARGS=-p "{NOTES_PROMPT}" --allowedTools Read',
     )
 
     first = make("run-claude", config, *variables, env=env)

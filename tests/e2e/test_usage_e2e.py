@@ -114,9 +114,10 @@ usage:
 """
 
 
-def usage_rows(config: Path) -> tuple[list[dict[str, Any]], str]:
+def usage_rows(config: Path, *args: str) -> tuple[list[dict[str, Any]], str]:
+    """`python -m analyze usage --json [args]` as a subprocess: its rows and its stderr."""
     done = subprocess.run(
-        [sys.executable, "-m", "analyze", "usage", "--json", "--config", str(config)],
+        [sys.executable, "-m", "analyze", "usage", "--json", "--config", str(config), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -12,6 +12,7 @@ import re
 import pytest
 
 from glass.config import load_config
+from glass.session import declared_session_id
 from tests.e2e.test_capture_e2e import make_run_claude
 from tests.proxy import (
     capture_files,
@@ -20,7 +21,7 @@ from tests.proxy import (
     require_claude,
     wait_for_captures,
 )
-from tests.standin import ClaudeCodeResponder
+from tests.standin import NOTES_PROMPT, NOTES_SUMMARY, notes_task
 from view.app import create_app
 from view.cli import main as view_main
 
@@ -29,21 +30,14 @@ pytestmark = pytest.mark.e2e
 
 def test_a_real_claude_code_session_in_the_viewer(proxy, standin, capture_dir, tmp_path):
     claude = require_claude()
-    project = tmp_path / "project"
-    project.mkdir()
-    notes = project / "notes.txt"
-    notes.write_text("The blue heron nests by the old mill.\n", encoding="utf-8")
-    home = tmp_path / "home"
-    home.mkdir()
-    final_text = "SUMMARY: a heron nests by the old mill."
-    standin.responder = ClaudeCodeResponder(read_path=str(notes), final_text=final_text)
-    env = claude_env(home)
-    prompt = "Read the file notes.txt and summarise it"
+    task = notes_task(tmp_path)
+    standin.responder = task.responder
+    prompt = NOTES_PROMPT
     done = make_run_claude(
         proxy.config_path,
         claude=claude,
-        project=project,
-        env=env,
+        project=task.project,
+        env=claude_env(task.home),
         args=f'-p "{prompt}" --allowedTools Read',
     )
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
@@ -56,12 +50,10 @@ def test_a_real_claude_code_session_in_the_viewer(proxy, standin, capture_dir, t
     config = load_config(proxy.config_path)
     client = create_app(config).test_client()
     listing = client.get("/").get_data(as_text=True)
-    sid = main[0]["headers"].get("X-Claude-Code-Session-Id") or next(
-        v for k, v in main[0]["headers"].items() if k.lower() == "x-claude-code-session-id"
-    )
+    sid = declared_session_id(main[0])
     assert f'data-session-id="{sid}"' in listing
     row = re.search(rf'data-session-id="{re.escape(sid)}".*?</tr>', listing, re.DOTALL).group(0)
-    assert prompt in row and str(project) in row
+    assert prompt in row and str(task.project) in row
     assert f'data-testid="session-main">{len(main)}<' in row
 
     html = client.get(f"/sessions/{sid}").get_data(as_text=True)
@@ -71,7 +63,7 @@ def test_a_real_claude_code_session_in_the_viewer(proxy, standin, capture_dir, t
         r'data-testid="tool-result".*?<pre class="result-text">([^<]*)', html, re.DOTALL
     )
     assert result and "blue heron nests by the old mill" in result.group(1)
-    assert final_text in html
+    assert NOTES_SUMMARY in html
     attrs = re.search(r'data-testid="session-tokens" ([^>]*)>', html).group(1)
     figures = dict(re.findall(r'data-([a-z-]+)="(\d+)"', attrs))
     usage = [
@@ -87,4 +79,4 @@ def test_a_real_claude_code_session_in_the_viewer(proxy, standin, capture_dir, t
     out = tmp_path / "session.html"
     assert view_main(["--config", str(proxy.config_path), "export", sid, "-o", str(out)]) == 0
     exported = out.read_text(encoding="utf-8")
-    assert final_text in exported and "blue heron" in exported
+    assert NOTES_SUMMARY in exported and "blue heron" in exported

@@ -184,16 +184,21 @@ def test_first_prompt_skips_reminders_and_derived_text():
     assert first_prompt({"role": "assistant", "content": "x"}) is None
 
 
-def test_an_unreadable_file_is_a_problem_row(config, captures, monkeypatch):
-    paths = viewdata.write_session(captures, steps=viewdata.coding_steps())
+def deny_reading(monkeypatch, denied) -> None:
+    """Make `denied` unreadable to the index (root reads a mode-0000 file anyway)."""
     real = index_mod.read_skeleton
 
     def deny(path):
-        if path == str(paths[1]):
+        if path == str(denied):
             raise PermissionError(13, "Permission denied")
         return real(path)
 
     monkeypatch.setattr(index_mod, "read_skeleton", deny)
+
+
+def test_an_unreadable_file_is_a_problem_row(config, captures, monkeypatch):
+    paths = viewdata.write_session(captures, steps=viewdata.coding_steps())
+    deny_reading(monkeypatch, paths[1])
     idx = make_index(config)
     idx.refresh()
     assert [(r.name, r.problem) for r in idx.problems()] == [
@@ -204,14 +209,7 @@ def test_an_unreadable_file_is_a_problem_row(config, captures, monkeypatch):
 def test_bad_entries_are_read_once(config, captures, monkeypatch):
     paths = viewdata.write_session(captures, steps=viewdata.coding_steps())
     (paths[0].parent / "080_120000_messages.json").mkdir()
-    real = index_mod.read_skeleton
-
-    def deny(path):
-        if path == str(paths[1]):
-            raise PermissionError(13, "Permission denied")
-        return real(path)
-
-    monkeypatch.setattr(index_mod, "read_skeleton", deny)
+    deny_reading(monkeypatch, paths[1])
     idx = make_index(config)
     assert idx.refresh() == len(paths) + 1
     assert {r.problem for r in idx.problems()} == {
