@@ -194,7 +194,7 @@ def parse(data: bytes) -> Any:
     """
     try:
         return jsonio.loads(data)
-    except (ValueError, RecursionError) as e:
+    except ValueError as e:
         raise BadCapture(_why_not_json(data, e)) from None
 
 
@@ -207,7 +207,7 @@ def _why_not_json(data: bytes, error: Exception) -> str:
         data.decode("utf-8")
     except UnicodeDecodeError as e:
         return f"not UTF-8 text: {e.reason} at byte {e.start}"
-    if isinstance(error, RecursionError):
+    if isinstance(error, jsonio.TooDeep):
         return "JSON nested too deeply"
     return f"truncated or invalid JSON: {error}"
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
 from capture import eventstream, sse
+from glass import jsonio
 
 METRICS_KEY: Final = "amazon-bedrock-invocationMetrics"
 
@@ -78,10 +78,10 @@ def _events(
 def _chunk_event(payload: bytes) -> dict[str, Any] | str:
     """The stream event a chunk carries, or what is wrong with it."""
     try:
-        body = json.loads(payload)
+        body = jsonio.loads(payload)
         raw = base64.b64decode(body["bytes"], validate=True)
-        event = json.loads(raw)
-    except (ValueError, RecursionError, KeyError, TypeError, binascii.Error) as e:
+        event = jsonio.loads_exact(raw)
+    except (ValueError, KeyError, TypeError, binascii.Error) as e:
         return f"does not decode to an event ({type(e).__name__}: {e})"
     if not isinstance(event, dict):
         return "event is not an object"
@@ -92,7 +92,7 @@ def _message(payload: bytes) -> str:
     """An exception's `message`, else its payload as text."""
     text = payload.decode("utf-8", errors="replace")
     try:
-        body = json.loads(text)
-    except (ValueError, RecursionError):  # nested deeper than json can: keep it as text
+        body = jsonio.loads(text)
+    except ValueError:
         return text
     return str(body.get("message", text)) if isinstance(body, dict) else text

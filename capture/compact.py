@@ -314,7 +314,7 @@ def _parses(data: bytes) -> bool:
     try:  # as the analyzer reads it (glass.jsonio: orjson, the json module deciding the rest)
         jsonio.loads(data)
         return True
-    except (ValueError, RecursionError):
+    except ValueError:
         return False
 
 

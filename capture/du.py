@@ -68,7 +68,7 @@ def _session_of(path: Path, compressed: bool) -> str:
     try:
         data = gzip.decompress(path.read_bytes()) if compressed else path.read_bytes()
         doc = jsonio.loads(data)
-    except (ValueError, RecursionError):
+    except ValueError:
         return UNREADABLE
     except (OSError, EOFError, zlib.error):
         return UNREADABLE

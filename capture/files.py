@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from glass import jsonio
 from glass.contract import CAPTURE_NAME
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -75,17 +76,7 @@ def dumps(record: dict[str, Any]) -> bytes:
 def _orjson_spells_alike(value: Any) -> bool:
     """No float orjson writes otherwise than json: NaN and infinities (orjson: null) and
     non-zero magnitudes below 1e-4 (orjson: 0.00001 for json's 1e-05)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            stack.extend(item.values())
-        elif kind is list or kind is tuple:
-            stack.extend(item)
-        elif kind is float and not (math.isfinite(item) and (item == 0 or abs(item) >= 1e-4)):
-            return False
-    return True
+    return all(math.isfinite(f) and (f == 0 or abs(f) >= 1e-4) for f in jsonio.floats(value))
 
 
 def dumps_more(data: bytes, extra: dict[str, Any]) -> bytes:

@@ -22,10 +22,11 @@ cannot be applied is listed in `problems`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from glass import jsonio
 
 _DELTA_OWNS = frozenset({"stop_reason", "stop_sequence", "stop_details"})
 """`message_delta` fields set even when null (the SDK does): the stop is the delta's to say."""
@@ -116,8 +117,8 @@ class Event:
 def _sse_events(text: str, out: Reassembled) -> Iterator[Event]:
     for name, data, terminated in _framed(text):
         try:
-            payload = json.loads(data)
-        except (ValueError, RecursionError):  # RecursionError: nested deeper than json can
+            payload = jsonio.loads_exact(data)
+        except ValueError:
             out.problems.append(f"event {name!r}: data is not JSON")
             continue
         if not isinstance(payload, dict):
@@ -230,8 +231,8 @@ def _finish_tool_inputs(
         if not raw.strip():
             continue
         try:
-            content[index]["input"] = json.loads(raw)
-        except (ValueError, RecursionError):
+            content[index]["input"] = jsonio.loads_exact(raw)
+        except ValueError:
             # A cut stream: keep what arrived rather than pretend it parsed.
             content[index]["input"] = {}
             content[index]["partial_input_json"] = raw

@@ -7,9 +7,10 @@ capture stage's disk report (capture/du.py).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Final
+
+from glass import jsonio
 
 SESSION_HEADER: Final = "x-claude-code-session-id"
 """Claude Code 2.x names its session in this request header."""
@@ -34,8 +35,8 @@ def declared_session_id(doc: dict[str, Any]) -> str | None:
         return None
     if user_id.lstrip().startswith("{"):
         try:
-            sid = json.loads(user_id).get("session_id")
-        except (ValueError, AttributeError, RecursionError):  # not the JSON 2.x writes
+            sid = jsonio.loads(user_id).get("session_id")
+        except (ValueError, AttributeError):  # not the JSON 2.x writes
             sid = None
         if isinstance(sid, str) and sid:
             return sid

@@ -30,3 +30,11 @@ def test_loads_refuses_what_json_loads_refuses(text):
         json.loads(text)
     with pytest.raises(ValueError):
         jsonio.loads_exact(text)
+
+
+def test_json_nested_too_deeply_is_a_value_error_of_its_own():
+    deep = "[" * 100_000 + "]" * 100_000
+    for parse in (jsonio.loads, jsonio.loads_exact):
+        with pytest.raises(jsonio.TooDeep):
+            parse(deep)
+    assert issubclass(jsonio.TooDeep, ValueError)
